@@ -1,0 +1,55 @@
+/* The one INI file (config/bullhorn.ini), read with inih into a typed
+ * struct. Every value is range-checked; every mistake is reported as
+ * "FILE:LINE: [section] key: what is wrong; what is allowed". */
+#ifndef BULLHORN_CONFIG_H
+#define BULLHORN_CONFIG_H
+
+#include "action.h"
+#include "util.h"
+
+#define CONFIG_MAX_KEYS 10 /* [keys] 0..9 for the --keys terminal mode */
+
+struct config {
+	char *path; /* the file as given */
+
+	/* [audio] */
+	char *device;        /* ALSA PCM name; default "default" */
+	unsigned rate;       /* Hz, 8000..192000; default 48000 */
+	unsigned channels;   /* 1..8; default 2 (mono is copied to each) */
+	unsigned buffer_ms;  /* 10..500; default 40 */
+	unsigned period_ms;  /* 2..buffer_ms/2; default buffer_ms/4 */
+
+	/* [paths], absolute after loading (relative to the file's folder) */
+	char *library;
+	char *cache;
+	char *state;
+	char *socket;
+
+	/* [loudness] */
+	double target_lufs;  /* -40..-5; default -18 */
+	double ceiling_dbtp; /* -20..0; default -1 */
+
+	/* [playback] */
+	struct strv languages; /* at least one; first = active at first start */
+	double gap_s;          /* 0..60; default 1.5 */
+	double loop_limit_s;   /* 0 = no limit, else 10..86400; default 600 */
+	unsigned volume;       /* 0..100, first start only; default 80 */
+	unsigned max_volume;   /* 1..100; default 100; volume <= max_volume */
+
+	/* [keys]: action for terminal key '0'..'9' in bullhornd --keys */
+	char *keys[CONFIG_MAX_KEYS];
+};
+
+/* A config with every default filled in and paths resolved against dir
+ * (NULL = current folder). */
+struct config *config_new_default(const char *dir);
+
+/* Loads path. On success returns 0 and *out. On failure returns a negative
+ * errno, *out is NULL and errors holds one line per mistake (all of them,
+ * not just the first), each starting with "path:line: ". An unreadable
+ * file gives one line naming the file and the reason. */
+int config_load(const char *path, struct config **out, struct strv *errors);
+
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,647 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "action.h"
+#include "config.h"
+#include "control.h"
+#include "library.h"
+#include "log.h"
+#include "output.h"
+#include "player.h"
+#include "state.h"
+#include "util.h"
+
+#define MAX_POLLFDS (4 + CONTROL_MAX_CLIENTS + 16)
+#define QUIT_GRACE_MS 800
+
+struct daemon {
+	struct daemon_options opt;
+	struct config *cfg;
+	struct library *lib;
+	void *out;
+	struct player *player;
+	struct control *control;
+	struct state state;
+	int sig_fd;
+	bool quit;
+	int64_t quit_deadline;
+	bool keys_on;
+	bool tio_saved;
+	struct termios tio;
+};
+
+static struct process_settings settings_of(const struct config *c)
+{
+	return (struct process_settings){
+		.rate = c->rate,
+		.target_lufs = c->target_lufs,
+		.ceiling_dbtp = c->ceiling_dbtp,
+		.fade_ms = 5.0,
+	};
+}
+
+static struct output_params params_of(const struct config *c)
+{
+	return (struct output_params){
+		.device = c->device,
+		.rate = c->rate,
+		.channels = c->channels,
+		.buffer_ms = c->buffer_ms,
+		.period_ms = c->period_ms,
+	};
+}
+
+static struct player_config player_config_of(const struct config *c)
+{
+	return (struct player_config){
+		.rate = c->rate,
+		.gap_s = c->gap_s,
+		.loop_limit_s = c->loop_limit_s,
+	};
+}
+
+static struct config *load_config(const char *path)
+{
+	struct strv errors = {0};
+	struct config *cfg = NULL;
+
+	if (config_load(path, &cfg, &errors) < 0) {
+		for (size_t i = 0; i < errors.n; i++)
+			log_err("%s", errors.v[i]);
+		log_err("%s: %zu mistake%s; fix %s and try again", path,
+			errors.n, errors.n == 1 ? "" : "s",
+			errors.n == 1 ? "it" : "them");
+	}
+	strv_clear(&errors);
+	return cfg;
+}
+
+static struct library *load_library(const struct config *cfg)
+{
+	struct process_settings s = settings_of(cfg);
+	struct strv problems = {0};
+	struct library_stats st;
+	struct library *lib;
+	int64_t t0 = now_ns();
+
+	lib = library_new(cfg->library, cfg->cache, &s, &problems);
+	for (size_t i = 0; i < problems.n; i++)
+		log_warn("%s", problems.v[i]);
+	strv_clear(&problems);
+	if (!lib)
+		return NULL;
+	library_get_stats(lib, &st);
+	log_info("library %s: %zu recording%s ready (%zu from cache, %zu "
+		 "processed, %zu skipped) in %.0f ms",
+		 cfg->library, st.clips, st.clips == 1 ? "" : "s", st.from_cache,
+		 st.processed, st.skipped, (double)(now_ns() - t0) / 1e6);
+	for (size_t i = 0; i < cfg->languages.n; i++)
+		if (!strv_contains(library_languages(lib), cfg->languages.v[i]))
+			log_warn("language '%s' is configured but has no "
+				 "recordings in %s; presses fall back to "
+				 "another language",
+				 cfg->languages.v[i], cfg->library);
+	return lib;
+}
+
+static void on_player_event(void *data, enum player_event ev, int err,
+			    const struct clip *c, const char *detail)
+{
+	struct daemon *d = data;
+	const char *dev = d->cfg->device;
+
+	switch (ev) {
+	case PLAYER_DEVICE_OPENED:
+		log_info("sound device '%s' ready (%s)", dev, detail);
+		break;
+	case PLAYER_DEVICE_FAILED:
+		log_err("sound device '%s' cannot be opened (%s); is it plugged "
+			"in, and is [audio] device in %s right? Retrying in "
+			"the background",
+			dev, strerror(-err), d->cfg->path);
+		break;
+	case PLAYER_DEVICE_LOST:
+		log_err("sound device '%s' went away (%s); retrying in the "
+			"background",
+			dev, strerror(-err));
+		break;
+	case PLAYER_XRUN:
+		log_warn("sound device '%s' ran dry (underrun); recovered", dev);
+		break;
+	case PLAYER_SUSPENDED:
+		log_warn("sound device '%s' was suspended; resuming", dev);
+		break;
+	case PLAYER_CLIP_STARTED:
+		log_info("playing %s (%s)", c->message, c->language);
+		break;
+	case PLAYER_LOOP_LIMIT:
+		log_info("loop reached loop_limit_s (%.0f s); ending after "
+			 "this clip",
+			 d->cfg->loop_limit_s);
+		break;
+	case PLAYER_FINISHED:
+		log_debug("sequence finished");
+		break;
+	case PLAYER_IDLE:
+		log_debug("idle");
+		break;
+	}
+}
+
+static void save_state(struct daemon *d)
+{
+	int r = state_save(d->cfg->state, &d->state);
+
+	if (r < 0)
+		log_err("cannot save volume and language to %s (%s); they "
+			"will be forgotten at the next start",
+			d->cfg->state, strerror(-r));
+}
+
+/* The clip of message in lang, or the first fallback language that has
+ * it: the next configured ones, then any. */
+static struct clip *resolve(struct daemon *d, const char *message,
+			    const char *lang)
+{
+	const struct strv *langs = &d->cfg->languages;
+	const struct strv *have = library_languages(d->lib);
+	struct clip *c = library_find(d->lib, lang, message);
+	size_t start = 0;
+
+	if (c)
+		return c;
+	for (size_t i = 0; i < langs->n; i++)
+		if (strcmp(langs->v[i], lang) == 0)
+			start = i + 1;
+	for (size_t k = 0; k < langs->n; k++) {
+		c = library_find(d->lib, langs->v[(start + k) % langs->n],
+				 message);
+		if (c)
+			return c;
+	}
+	for (size_t i = 0; i < have->n; i++) {
+		c = library_find(d->lib, have->v[i], message);
+		if (c)
+			return c;
+	}
+	return NULL;
+}
+
+static void run_play(struct daemon *d, const struct action *a, char *reply,
+		     size_t len)
+{
+	struct clip *clips[PLAYER_MAX_ITEMS / 2];
+	const char *lang = a->language[0] ? a->language : d->state.language;
+	size_t n = 0, off;
+	int r;
+
+	if (a->all) {
+		for (size_t i = 0; i < d->cfg->languages.n && n < ARRAY_SIZE(clips);
+		     i++) {
+			struct clip *c = library_find(d->lib, d->cfg->languages.v[i],
+						      a->message);
+
+			if (c)
+				clips[n++] = c;
+			else
+				log_warn("%s: no recording in '%s'; left out of "
+					 "'all'",
+					 a->message, d->cfg->languages.v[i]);
+		}
+		if (n == 0 && (clips[0] = resolve(d, a->message, lang)))
+			n = 1;
+	} else if ((clips[0] = resolve(d, a->message, lang))) {
+		n = 1;
+		if (strcmp(clips[0]->language, lang) != 0)
+			log_warn("%s: no recording in '%s'; playing '%s' instead",
+				 a->message, lang, clips[0]->language);
+	}
+	if (n == 0) {
+		snprintf(reply, len,
+			 "error: no recording of '%s' in any language; see "
+			 "bullhorn status for what there is",
+			 a->message);
+		log_warn("%s: no recording in any language; nothing to play",
+			 a->message);
+		return;
+	}
+	r = player_start(d->player, clips, n, a->type == ACTION_LOOP);
+	if (r < 0) {
+		snprintf(reply, len, "error: cannot start playback (%s)",
+			 strerror(-r));
+		return;
+	}
+	off = (size_t)snprintf(reply, len, "ok %s %s",
+			       a->type == ACTION_LOOP ? "looping" : "playing",
+			       a->message);
+	for (size_t i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(reply + off, len - off, " %s",
+					clips[i]->language);
+	if (!player_device_ok(d->player) && off < len)
+		snprintf(reply + off, len - off,
+			 " (no sound device yet: plays when it appears)");
+}
+
+static void run_next_language(struct daemon *d, char *reply, size_t len)
+{
+	const struct strv *langs = &d->cfg->languages;
+	size_t next = 0;
+	struct clip *name;
+
+	for (size_t i = 0; i < langs->n; i++)
+		if (strcmp(langs->v[i], d->state.language) == 0)
+			next = (i + 1) % langs->n;
+	snprintf(d->state.language, sizeof(d->state.language), "%s",
+		 langs->v[next]);
+	save_state(d);
+	log_info("active language is now '%s'", d->state.language);
+	name = library_find(d->lib, d->state.language, LIBRARY_LANGUAGE_NAME);
+	if (name)
+		player_start(d->player, &name, 1, false);
+	else
+		log_warn("'%s' has no spoken name (%s/%s/%s.*); switched "
+			 "silently",
+			 d->state.language, d->cfg->library, d->state.language,
+			 LIBRARY_LANGUAGE_NAME);
+	snprintf(reply, len, "ok language %s", d->state.language);
+}
+
+static void run_volume(struct daemon *d, const struct action *a, char *reply,
+		       size_t len)
+{
+	int v = (int)d->state.volume;
+	int max = (int)d->cfg->max_volume;
+
+	if (a->volume_mode == VOLUME_UP)
+		v += a->volume;
+	else if (a->volume_mode == VOLUME_DOWN)
+		v -= a->volume;
+	else
+		v = a->volume;
+	if (v < 0)
+		v = 0;
+	if (v > max)
+		v = max;
+	if ((unsigned)v != d->state.volume) {
+		d->state.volume = (unsigned)v;
+		player_set_volume(d->player, d->state.volume);
+		save_state(d);
+		log_info("volume %d", v);
+	}
+	snprintf(reply, len, "ok volume %d%s", v,
+		 v == max && a->volume_mode != VOLUME_DOWN && max < 100
+			 ? " (capped by max_volume)"
+			 : "");
+}
+
+static void run_status(struct daemon *d, char *reply, size_t len)
+{
+	const struct clip *c = player_current(d->player);
+	struct library_stats st;
+
+	library_get_stats(d->lib, &st);
+	snprintf(reply, len,
+		 "ok state=%s device=%s language=%s volume=%u max_volume=%u "
+		 "recordings=%zu now=%s%s%s",
+		 player_is_playing(d->player) ? "playing" : "idle",
+		 player_device_ok(d->player) ? "ready" : "missing",
+		 d->state.language, d->state.volume, d->cfg->max_volume,
+		 st.clips, c ? c->message : "-", c ? "/" : "",
+		 c ? c->language : "");
+}
+
+static void apply_state(struct daemon *d)
+{
+	const struct strv *langs = &d->cfg->languages;
+
+	if (d->state.volume > d->cfg->max_volume)
+		d->state.volume = d->cfg->max_volume;
+	if (!strv_contains(langs, d->state.language))
+		snprintf(d->state.language, sizeof(d->state.language), "%s",
+			 langs->v[0]);
+	player_set_volume(d->player, d->state.volume);
+}
+
+static int reload(struct daemon *d, char *reply, size_t len)
+{
+	struct config *cfg = load_config(d->opt.config_path);
+	struct output_params np, op;
+	struct library *lib;
+	struct player_config pc;
+
+	if (!cfg) {
+		snprintf(reply, len,
+			 "error: %s has mistakes (see the log or run bullhorn "
+			 "check); still running on the old config",
+			 d->opt.config_path);
+		return -EINVAL;
+	}
+	lib = load_library(cfg);
+	if (!lib) {
+		snprintf(reply, len,
+			 "error: library %s cannot be read; still running on "
+			 "the old config",
+			 cfg->library);
+		config_free(cfg);
+		return -EIO;
+	}
+	if (strcmp(cfg->socket, d->cfg->socket) != 0)
+		log_warn("[paths] socket changed to %s; it takes effect at the "
+			 "next start",
+			 cfg->socket);
+	np = params_of(cfg);
+	op = params_of(d->cfg);
+	if (strcmp(np.device, op.device) != 0 || np.rate != op.rate ||
+	    np.channels != op.channels || np.buffer_ms != op.buffer_ms ||
+	    np.period_ms != op.period_ms) {
+		struct player *p;
+
+		pc = player_config_of(cfg);
+		p = player_new(&output_alsa_ops, d->out, &np, &pc,
+			       on_player_event, d);
+		if (!p) {
+			snprintf(reply, len, "error: out of memory");
+			library_free(lib);
+			config_free(cfg);
+			return -ENOMEM;
+		}
+		player_free(d->player);
+		d->player = p;
+		config_free(d->cfg);
+		d->cfg = cfg;
+		player_open_device(d->player);
+	} else {
+		pc = player_config_of(cfg);
+		player_configure(d->player, &pc);
+		config_free(d->cfg);
+		d->cfg = cfg;
+	}
+	library_free(d->lib);
+	d->lib = lib;
+	apply_state(d);
+	log_info("reloaded %s", d->cfg->path);
+	snprintf(reply, len, "ok reloaded");
+	return 0;
+}
+
+void daemon_request(void *data, const char *line, char *reply,
+		    size_t reply_len)
+{
+	struct daemon *d = data;
+	char err[256];
+	struct action a;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (strcmp(line, "status") == 0) {
+		run_status(d, reply, reply_len);
+		return;
+	}
+	if (strcmp(line, "reload") == 0) {
+		reload(d, reply, reply_len);
+		return;
+	}
+	if (strcmp(line, "ping") == 0) {
+		snprintf(reply, reply_len, "ok pong");
+		return;
+	}
+	if (action_parse(line, &a, err, sizeof(err)) < 0) {
+		snprintf(reply, reply_len, "error: %s", err);
+		return;
+	}
+	switch (a.type) {
+	case ACTION_PLAY:
+	case ACTION_LOOP:
+		run_play(d, &a, reply, reply_len);
+		break;
+	case ACTION_STOP:
+		player_stop(d->player);
+		log_info("stop");
+		snprintf(reply, reply_len, "ok stopped");
+		break;
+	case ACTION_NEXT_LANGUAGE:
+		run_next_language(d, reply, reply_len);
+		break;
+	case ACTION_VOLUME:
+		run_volume(d, &a, reply, reply_len);
+		break;
+	}
+}
+
+static int setup_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void keys_start(struct daemon *d)
+{
+	struct termios raw;
+
+	d->keys_on = true;
+	if (tcgetattr(d->opt.keys_fd, &d->tio) == 0) {
+		raw = d->tio;
+		raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		if (tcsetattr(d->opt.keys_fd, TCSANOW, &raw) == 0)
+			d->tio_saved = true;
+	}
+	log_info("keys: press 0-9 for the [keys] actions, q to quit");
+	for (int k = 0; k < CONFIG_MAX_KEYS; k++)
+		if (d->cfg->keys[k])
+			log_info("  %d = %s", k, d->cfg->keys[k]);
+}
+
+static void keys_read(struct daemon *d)
+{
+	char buf[64], reply[512];
+	ssize_t n = read(d->opt.keys_fd, buf, sizeof(buf));
+
+	if (n <= 0) {
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			d->keys_on = false; /* stdin closed: keep running */
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		int k = buf[i] - '0';
+
+		if (buf[i] == 'q') {
+			kill(getpid(), SIGTERM);
+			return;
+		}
+		if (k < 0 || k >= CONFIG_MAX_KEYS || !d->cfg->keys[k])
+			continue;
+		log_info("key %d: %s", k, d->cfg->keys[k]);
+		daemon_request(d, d->cfg->keys[k], reply, sizeof(reply));
+		if (strncmp(reply, "error", 5) == 0)
+			log_warn("key %d: %s", k, reply);
+	}
+}
+
+struct daemon *daemon_new(const struct daemon_options *opt)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct output_params op;
+	struct player_config pc;
+	int r;
+
+	if (!d)
+		return NULL;
+	d->opt = *opt;
+	d->sig_fd = -1;
+	d->cfg = load_config(opt->config_path);
+	if (!d->cfg)
+		goto fail;
+	d->sig_fd = setup_signals();
+	if (d->sig_fd < 0) {
+		log_err("cannot set up signal handling (%s)", strerror(-d->sig_fd));
+		goto fail;
+	}
+	d->lib = load_library(d->cfg);
+	if (!d->lib)
+		goto fail;
+	d->state.volume = d->cfg->volume;
+	r = state_load(d->cfg->state, &d->state);
+	if (r < 0 && r != -ENOENT)
+		log_warn("%s: saved state is damaged (%s); using what could be "
+			 "read and the config's defaults",
+			 d->cfg->state, strerror(-r));
+	d->out = output_alsa_new();
+	op = params_of(d->cfg);
+	pc = player_config_of(d->cfg);
+	d->player = d->out ? player_new(&output_alsa_ops, d->out, &op, &pc,
+					on_player_event, d)
+			   : NULL;
+	if (!d->player) {
+		log_err("out of memory");
+		goto fail;
+	}
+	apply_state(d);
+	{
+		char *dir = path_dirname(d->cfg->socket);
+
+		/* Failure shows up, with its reason, at bind just below. */
+		if (dir)
+			mkdir_p(dir, 0755);
+		free(dir);
+	}
+	r = control_new(d->cfg->socket, daemon_request, d, &d->control);
+	if (r < 0) {
+		log_err("control socket %s: %s%s", d->cfg->socket, strerror(-r),
+			r == -EADDRINUSE ? "; another bullhornd is running "
+					   "(stop it first)"
+					 : "; check [paths] socket");
+		goto fail;
+	}
+	player_open_device(d->player);
+	if (opt->keys)
+		keys_start(d);
+	log_info("ready: language %s, volume %u, socket %s", d->state.language,
+		 d->state.volume, d->cfg->socket);
+	return d;
+fail:
+	daemon_free(d);
+	return NULL;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	if (d->tio_saved)
+		tcsetattr(d->opt.keys_fd, TCSANOW, &d->tio);
+	control_free(d->control);
+	player_free(d->player);
+	output_alsa_free(d->out);
+	library_free(d->lib);
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+	config_free(d->cfg);
+	free(d);
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	char reply[512];
+
+	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: reloading");
+			reload(d, reply, sizeof(reply));
+		} else if (!d->quit) {
+			log_info("%s: fading out and exiting",
+				 si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			d->quit = true;
+			d->quit_deadline = now_ns() + QUIT_GRACE_MS * 1000000LL;
+			player_stop(d->player);
+		}
+	}
+}
+
+int daemon_run(struct daemon *d)
+{
+	struct pollfd fds[MAX_POLLFDS];
+
+	for (;;) {
+		int n = 0, n_ctl, n_play, n_keys = 0, timeout, r;
+
+		if (d->quit &&
+		    (player_is_idle(d->player) || now_ns() >= d->quit_deadline))
+			break;
+		fds[n++] = (struct pollfd){.fd = d->sig_fd, .events = POLLIN};
+		n_ctl = control_pollfds(d->control, fds + n, MAX_POLLFDS - n - 17);
+		n += n_ctl;
+		n_play = player_pollfds(d->player, fds + n, 16);
+		n += n_play;
+		if (d->keys_on) {
+			fds[n++] = (struct pollfd){.fd = d->opt.keys_fd,
+						   .events = POLLIN};
+			n_keys = 1;
+		}
+		/* No timeout unless a client deadline or the exit grace
+		 * needs one: idle means asleep. */
+		timeout = control_timeout_ms(d->control);
+		if (d->quit) {
+			int left = (int)((d->quit_deadline - now_ns()) / 1000000);
+
+			if (left < 0)
+				left = 0;
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+		}
+		r = poll(fds, (nfds_t)n, timeout);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll failed (%s)", strerror(errno));
+			return 1;
+		}
+		player_dispatch(d->player, fds + 1 + n_ctl, n_play);
+		control_dispatch(d->control, fds + 1, n_ctl);
+		if (n_keys && (fds[n - 1].revents & (POLLIN | POLLHUP)))
+			keys_read(d);
+		if (fds[0].revents & POLLIN)
+			on_signal(d);
+	}
+	log_info("stopped");
+	return 0;
+}

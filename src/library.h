@@ -1,0 +1,50 @@
+/* The announcement library: <root>/<language>/<message>.<ext>, each
+ * recording processed once (or mapped from the cache) and kept ready to
+ * play. Scripts (.txt), notes (.md) and dotfiles are not recordings. */
+#ifndef BULLHORN_LIBRARY_H
+#define BULLHORN_LIBRARY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "clip.h"
+#include "process.h"
+#include "util.h"
+
+/* The spoken language name lives beside the messages as _language.<ext>. */
+#define LIBRARY_LANGUAGE_NAME "_language"
+
+struct library;
+
+struct library_stats {
+	size_t clips;      /* ready to play */
+	size_t from_cache; /* of which mapped from the cache */
+	size_t processed;  /* of which decoded and processed now */
+	size_t skipped;    /* unreadable, empty or ambiguous files */
+};
+
+/* Scans root and makes every recording ready. A file that cannot be used
+ * adds one line to problems ("PATH: reason; what to do") and is skipped;
+ * everything else still loads. cache_dir may be NULL (no cache). Returns
+ * NULL only when root itself cannot be read (then problems says why) or on
+ * ENOMEM. */
+struct library *library_new(const char *root, const char *cache_dir,
+			    const struct process_settings *s,
+			    struct strv *problems);
+void library_free(struct library *lib);
+
+/* The clip for (language, message), or NULL. Borrowed: clip_ref it to
+ * keep it beyond the library's life. */
+struct clip *library_find(const struct library *lib, const char *language,
+			  const char *message);
+
+/* Languages that have at least one message, sorted. */
+const struct strv *library_languages(const struct library *lib);
+
+void library_get_stats(const struct library *lib, struct library_stats *st);
+
+/* Calls fn for every clip in (language, message) order. */
+void library_foreach(const struct library *lib,
+		     void (*fn)(const struct clip *c, void *data), void *data);
+
+#endif
