@@ -14,6 +14,7 @@
 #include "action.h"
 #include "config.h"
 #include "control.h"
+#include "library.h"
 #include "process.h"
 #include "util.h"
 
@@ -189,7 +190,9 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 	/* render MESSAGE LANGUAGE -o OUT */
 	if (argc == 5 && strcmp(argv[3], "-o") == 0)
 		out = argv[4];
-	if (!out || !action_valid_message(argv[1]) ||
+	if (!out ||
+	    (!action_valid_message(argv[1]) &&
+	     strcmp(argv[1], LIBRARY_LANGUAGE_NAME) != 0) ||
 	    !action_valid_language(argv[2])) {
 		fprintf(stderr,
 			"bullhorn: usage: render MESSAGE LANGUAGE -o OUT.wav\n");

@@ -50,6 +50,7 @@ int control_new(const char *path, control_request_fn fn, void *data,
 {
 	struct sockaddr_un sa;
 	struct control *c;
+	struct stat st;
 	int r, probe;
 
 	r = make_addr(path, &sa);
@@ -63,6 +64,12 @@ int control_new(const char *path, control_request_fn fn, void *data,
 	c->path = strdup(path);
 	if (!c->path) {
 		r = -ENOMEM;
+		goto fail_free;
+	}
+	/* Only ever replace a socket: a typo in [paths] socket must not
+	 * delete somebody's file. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		r = -EEXIST;
 		goto fail_free;
 	}
 	/* A socket file nobody answers is a leftover of a crash or power
@@ -173,13 +180,16 @@ static bool client_lines(struct control *c, struct client *cl)
 		char reply[REPLY_MAX];
 		size_t used = (size_t)(nl - cl->in) + 1;
 
-		*nl = '\0';
-		if (nl > cl->in && nl[-1] == '\r')
-			nl[-1] = '\0';
 		if (memchr(cl->in, '\0', (size_t)(nl - cl->in))) {
 			snprintf(reply, sizeof(reply),
 				 "error: request contains a NUL byte");
+		} else if (!utf8_valid(cl->in, (size_t)(nl - cl->in))) {
+			snprintf(reply, sizeof(reply),
+				 "error: request is not valid UTF-8 text");
 		} else {
+			*nl = '\0';
+			if (nl > cl->in && nl[-1] == '\r')
+				nl[-1] = '\0';
 			reply[0] = '\0';
 			c->fn(c->data, cl->in, reply, sizeof(reply));
 		}

@@ -548,6 +548,8 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 		log_err("control socket %s: %s%s", d->cfg->socket, strerror(-r),
 			r == -EADDRINUSE ? "; another bullhornd is running "
 					   "(stop it first)"
+			: r == -EEXIST	 ? "; a file that is not a socket is "
+					   "there: check [paths] socket"
 					 : "; check [paths] socket");
 		goto fail;
 	}

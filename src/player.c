@@ -392,12 +392,16 @@ static bool refill(struct player *p, size_t max)
 	return p->pend_n > 0;
 }
 
-/* Writes as much as the output takes. */
+/* Writes as much as the output takes, but at most one buffer per call:
+ * a device that consumes as fast as it is fed (ALSA's null, a stalled
+ * clock) must not keep the loop from serving everything else. */
 static void fill(struct player *p)
 {
+	size_t budget = p->info.buffer_frames;
+
 	if (!p->open || p->timer_use == TIMER_RESUME)
 		return;
-	for (;;) {
+	while (budget > 0) {
 		long avail, w;
 		size_t want;
 
@@ -411,6 +415,8 @@ static void fill(struct player *p)
 		}
 		if (avail == 0)
 			return;
+		if ((size_t)avail > budget)
+			avail = (long)budget;
 		if (p->pend_n == 0 && !refill(p, (size_t)avail))
 			break;
 		want = p->pend_n < (size_t)avail ? p->pend_n : (size_t)avail;
@@ -422,6 +428,7 @@ static void fill(struct player *p)
 		p->pend_off += (size_t)w;
 		p->pend_n -= (size_t)w;
 		p->written += (size_t)w;
+		budget -= (size_t)w;
 		if (p->pend_pad > p->pend_n)
 			p->pend_pad = p->pend_n;
 		if ((size_t)w < want)

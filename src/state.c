@@ -17,6 +17,9 @@ int state_load(const char *path, struct state *st)
 	r = read_file(path, &data, &len, 4096);
 	if (r < 0)
 		return r == -EFBIG ? -EBADMSG : r;
+	/* A NUL would hide the rest of the file from the line parser. */
+	if (memchr(data, '\0', len))
+		bad = 1;
 	for (line = strtok_r(data, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		long v;
@@ -25,7 +28,7 @@ int state_load(const char *path, struct state *st)
 		    parse_long(line + 7, 0, 100, &v) == 0)
 			st->volume = (unsigned)v;
 		else if (strncmp(line, "language=", 9) == 0 &&
-			 action_valid_language(line + 9))
+			 (line[9] == '\0' || action_valid_language(line + 9)))
 			snprintf(st->language, sizeof(st->language), "%s",
 				 line + 9);
 		else

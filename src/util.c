@@ -56,7 +56,8 @@ int parse_double(const char *s, double min, double max, double *out)
 	v = strtod(s, &end);
 	if (end == s || *skip_blanks(end))
 		return -EINVAL;
-	if (!isfinite(v))
+	/* Overflow is "out of range"; a literal inf or nan is no number. */
+	if (errno != ERANGE && !isfinite(v))
 		return -EINVAL;
 	if (errno == ERANGE || v < min || v > max)
 		return -ERANGE;
@@ -142,6 +143,39 @@ int strv_split(struct strv *l, const char *s)
 	return 0;
 }
 
+bool utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p++;
+		unsigned need, min;
+		uint32_t cp;
+
+		if (c < 0x80)
+			continue;
+		if ((c & 0xe0) == 0xc0)
+			need = 1, min = 0x80, cp = c & 0x1f;
+		else if ((c & 0xf0) == 0xe0)
+			need = 2, min = 0x800, cp = c & 0x0f;
+		else if ((c & 0xf8) == 0xf0)
+			need = 3, min = 0x10000, cp = c & 0x07;
+		else
+			return false;
+		if ((size_t)(end - p) < need)
+			return false;
+		for (unsigned i = 0; i < need; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		p += need;
+	}
+	return true;
+}
+
 size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -206,9 +240,24 @@ char *path_dirname(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
+/* mkdir that accepts an existing folder but not a file in its place. */
+static int make_dir(const char *path, unsigned mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (stat(path, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 int mkdir_p(const char *path, unsigned mode)
 {
 	char buf[PATH_MAX];
+	int r;
 	size_t len = strlen(path);
 
 	if (len == 0 || len >= sizeof(buf))
@@ -218,13 +267,12 @@ int mkdir_p(const char *path, unsigned mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
+		r = make_dir(buf, mode);
+		if (r < 0)
+			return r;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
+	return make_dir(buf, mode);
 }
 
 static int fsync_dir_of(const char *path)

@@ -28,6 +28,10 @@ bool strv_contains(const struct strv *l, const char *s);
 /* Splits on commas and/or blanks, skipping empty fields. */
 int strv_split(struct strv *l, const char *s);
 
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, no
+ * surrogates). */
+bool utf8_valid(const char *s, size_t len);
+
 /* Damerau-free Levenshtein distance, for "did you mean" suggestions. */
 size_t edit_distance(const char *a, const char *b);
 

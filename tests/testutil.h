@@ -1,0 +1,461 @@
+/* Helpers for the integration tests: a temp folder with a test library,
+ * an ALSA configuration of the tests' own and a config; the real
+ * bullhornd started on them; requests over its socket; the captured
+ * "speaker" output read back as float samples. Header-only: each test is
+ * one file. */
+#ifndef BULLHORN_TESTUTIL_H
+#define BULLHORN_TESTUTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <signal.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "util.h"
+
+#define TU_RATE 48000
+
+struct tu_opts {
+	const char *device;    /* "speaker" (real time) or "nullfile" */
+	const char *languages; /* default "en, es" */
+	const char *library;   /* default <dir>/lib */
+	double gap_s;          /* default 0.5 */
+	double loop_limit_s;   /* default 0 (none) */
+	unsigned volume;       /* default 100 */
+	unsigned max_volume;   /* default 100 */
+	double target_lufs;    /* default -18 */
+	unsigned buffer_ms;    /* default 40 */
+	double speed;          /* bhrt speed, default 1 */
+};
+
+struct tu {
+	char dir[128];
+	char lib[192], cfg[192], sock[192], out[192], events[192], log[192];
+	char nocard[192], unplug[192], asound[192];
+	struct tu_opts o;
+	pid_t pid;
+};
+
+static inline void tu_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static inline const char *tu_build(void)
+{
+	const char *b = getenv("BUILD");
+
+	return b && *b ? b : "build";
+}
+
+static inline void tu_write(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f) {
+		fprintf(stderr, "cannot write %s: %s\n", path, strerror(errno));
+		abort();
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+static inline int tu_rm_one(const char *p, const struct stat *st, int flag,
+			    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+/* A speech-like test signal: a 150 Hz harmonic series (falling 6 dB per
+ * octave) under a syllable-rate envelope, so its peak-to-loudness ratio
+ * is that of plain speech and the loudness target is reachable under the
+ * ceiling. seed varies the pitch so messages differ. */
+static inline float *tu_speechlike(double seconds, unsigned rate, double amp,
+				   int seed, size_t *frames)
+{
+	size_t n = (size_t)(seconds * rate);
+	float *s = calloc(n, sizeof(float));
+	double f0 = 120.0 + 15.0 * seed;
+
+	for (size_t i = 0; s && i < n; i++) {
+		double t = (double)i / rate, v = 0;
+		double env = 0.55 + 0.45 * sin(2 * M_PI * 4.0 * t);
+
+		for (int h = 1; h <= 12; h++)
+			v += sin(2 * M_PI * f0 * h * t + h * 0.7) / h;
+		s[i] = (float)(amp * env * v / 3.0);
+	}
+	*frames = n;
+	return s;
+}
+
+/* Writes a recording with libsndfile (format e.g. SF_FORMAT_WAV |
+ * SF_FORMAT_PCM_16), channels copies of the mono signal. */
+static inline void tu_write_audio(const char *path, const float *mono,
+				  size_t frames, unsigned rate,
+				  unsigned channels, int format)
+{
+	SF_INFO info = {.samplerate = (int)rate,
+			.channels = (int)channels,
+			.format = format};
+	SNDFILE *sf = sf_open(path, SFM_WRITE, &info);
+	float *buf = malloc(frames * channels * sizeof(float));
+
+	if (!sf || !buf) {
+		fprintf(stderr, "cannot write %s\n", path);
+		abort();
+	}
+	for (size_t i = 0; i < frames; i++)
+		for (unsigned c = 0; c < channels; c++)
+			buf[i * channels + c] = mono[i];
+	sf_writef_float(sf, buf, (sf_count_t)frames);
+	sf_close(sf);
+	free(buf);
+}
+
+/* The standard test library: en and es, messages rights (1.0 s),
+ * door (3.0 s, long enough to be interrupted) and silent (0.6 s, en only
+ * as 44.1 kHz stereo, to go through the resampler); _language names. */
+static inline void tu_make_library(const char *lib)
+{
+	static const struct {
+		const char *lang, *msg;
+		double seconds;
+		unsigned rate, channels;
+	} items[] = {
+		{"en", "rights", 1.0, 48000, 1}, {"es", "rights", 1.2, 48000, 1},
+		{"en", "door", 3.0, 48000, 1},   {"es", "door", 3.0, 48000, 1},
+		{"en", "silent", 0.6, 44100, 2}, {"en", "_language", 0.4, 48000, 1},
+		{"es", "_language", 0.5, 48000, 1},
+	};
+	char path[512];
+
+	mkdir(lib, 0755);
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		size_t n;
+		float *s = tu_speechlike(items[i].seconds, items[i].rate, 0.1,
+					 (int)i, &n);
+
+		snprintf(path, sizeof(path), "%s/%s", lib, items[i].lang);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/%s/%s.wav", lib, items[i].lang,
+			 items[i].msg);
+		tu_write_audio(path, s, n, items[i].rate, items[i].channels,
+			       SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+		free(s);
+	}
+}
+
+static inline void tu_write_config(struct tu *t)
+{
+	char text[4096];
+	const struct tu_opts *o = &t->o;
+
+	snprintf(text, sizeof(text),
+		 "[audio]\ndevice = %s\nrate = 48000\nchannels = 2\n"
+		 "buffer_ms = %u\n\n"
+		 "[paths]\nlibrary = %s\ncache = %s/cache\nstate = %s/state\n"
+		 "socket = %s\n\n"
+		 "[loudness]\ntarget_lufs = %.1f\nceiling_dbtp = -1.0\n\n"
+		 "[playback]\nlanguages = %s\ngap_s = %.3f\n"
+		 "loop_limit_s = %.1f\nvolume = %u\nmax_volume = %u\n\n"
+		 "[keys]\n1 = play rights\n0 = stop\n",
+		 o->device, o->buffer_ms, t->lib, t->dir, t->dir, t->sock,
+		 o->target_lufs, o->languages, o->gap_s, o->loop_limit_s,
+		 o->volume, o->max_volume);
+	tu_write(t->cfg, text);
+}
+
+/* Every live tu, so a test that fails half-way (cmocka jumps out of it)
+ * still has its daemon killed and folder removed by tu_teardown. */
+#define TU_MAX_LIVE 8
+static struct tu *tu_live[TU_MAX_LIVE];
+
+/* Makes the folder, library (unless o->library), ALSA config and config. */
+static inline struct tu *tu_new(const struct tu_opts *opts)
+{
+	struct tu *t = calloc(1, sizeof(*t));
+	char text[2048];
+
+	snprintf(t->dir, sizeof(t->dir), "/tmp/bullhorn-test-XXXXXX");
+	if (!mkdtemp(t->dir))
+		abort();
+	if (opts)
+		t->o = *opts;
+	if (!t->o.device)
+		t->o.device = "speaker";
+	if (!t->o.languages)
+		t->o.languages = "en, es";
+	if (t->o.gap_s == 0)
+		t->o.gap_s = 0.5;
+	if (!t->o.volume)
+		t->o.volume = 100;
+	if (!t->o.max_volume)
+		t->o.max_volume = 100;
+	if (t->o.target_lufs == 0)
+		t->o.target_lufs = -18;
+	if (!t->o.buffer_ms)
+		t->o.buffer_ms = 40;
+	if (t->o.speed == 0)
+		t->o.speed = 1;
+#define TU_PATH(f, name) snprintf(t->f, sizeof(t->f), "%s/" name, t->dir)
+	TU_PATH(lib, "lib");
+	TU_PATH(cfg, "bullhorn.ini");
+	TU_PATH(sock, "sock");
+	TU_PATH(out, "out.raw");
+	TU_PATH(events, "events");
+	TU_PATH(log, "log");
+	TU_PATH(nocard, "nocard");
+	TU_PATH(unplug, "unplug");
+	TU_PATH(asound, "asound.conf");
+#undef TU_PATH
+	if (t->o.library)
+		snprintf(t->lib, sizeof(t->lib), "%s", t->o.library);
+	else
+		tu_make_library(t->lib);
+	snprintf(text, sizeof(text),
+		 "pcm_type.bhrt { lib \"%s/%s/tests/libasound_module_pcm_bhrt.so\" }\n"
+		 "pcm.speaker { type bhrt file \"%s\" events \"%s\" speed %.2f "
+		 "open_fail \"%s\" unplug \"%s\" }\n"
+		 "pcm.nullfile { type file slave.pcm { type null } "
+		 "file \"%s\" format raw }\n",
+		 getenv("PWD") ? getenv("PWD") : ".", tu_build(), t->out,
+		 t->events, t->o.speed, t->nocard, t->unplug, t->out);
+	tu_write(t->asound, text);
+	tu_write_config(t);
+	for (int i = 0; i < TU_MAX_LIVE; i++)
+		if (!tu_live[i]) {
+			tu_live[i] = t;
+			break;
+		}
+	return t;
+}
+
+static inline int tu_request(struct tu *t, const char *line, char *reply,
+			     size_t len)
+{
+	return control_request(t->sock, line, reply, len, 5000);
+}
+
+/* Starts bullhornd; returns 0 once it answers, or its exit status (as a
+ * positive number) if it exited first. */
+static inline int tu_start(struct tu *t)
+{
+	char daemon[256], reply[256];
+
+	snprintf(daemon, sizeof(daemon), "%s/bullhornd", tu_build());
+	t->pid = fork();
+	if (t->pid == 0) {
+		int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("ALSA_CONFIG_PATH", t->asound, 1);
+		execl(daemon, daemon, "--config", t->cfg, "--verbose", NULL);
+		_exit(127);
+	}
+	/* Sanitized builds process a library many times slower. */
+	for (int i = 0; i < 3000; i++) {
+		int status;
+
+		if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
+			t->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		}
+		if (tu_request(t, "ping", reply, sizeof(reply)) == 0)
+			return 0;
+		tu_sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}
+
+/* SIGTERM and wait; returns the exit code (or 128+signal). */
+static inline int tu_stop(struct tu *t)
+{
+	int status = 0;
+
+	if (t->pid <= 0)
+		return -1;
+	kill(t->pid, SIGTERM);
+	waitpid(t->pid, &status, 0);
+	t->pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status)
+				 : 128 + WTERMSIG(status);
+}
+
+static inline void tu_free(struct tu *t)
+{
+	for (int i = 0; i < TU_MAX_LIVE; i++)
+		if (tu_live[i] == t)
+			tu_live[i] = NULL;
+	if (t->pid > 0) {
+		kill(t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+	}
+	if (getenv("TU_KEEP"))
+		fprintf(stderr, "kept %s\n", t->dir);
+	else
+		nftw(t->dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(t);
+}
+
+static inline char *tu_slurp(const char *path);
+
+static inline int tu_teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < TU_MAX_LIVE; i++)
+		if (tu_live[i]) {
+			if (getenv("TU_KEEP") == NULL) {
+				char *log = tu_slurp(tu_live[i]->log);
+
+				fprintf(stderr, "--- daemon log of the failed "
+						"test:\n%s---\n", log);
+				free(log);
+			}
+			tu_free(tu_live[i]);
+		}
+	return 0;
+}
+
+/* Whole file as a string (empty when missing). Caller frees. */
+static inline char *tu_slurp(const char *path)
+{
+	char *data = NULL;
+	size_t len;
+
+	if (read_file(path, &data, &len, 64 << 20) < 0)
+		return strdup("");
+	return data;
+}
+
+static inline int tu_count(const char *path, const char *needle)
+{
+	char *s = tu_slurp(path), *p = s;
+	int n = 0;
+
+	while ((p = strstr(p, needle))) {
+		n++;
+		p += strlen(needle);
+	}
+	free(s);
+	return n;
+}
+
+/* Waits until the daemon has gone idle n times since it started: every
+ * sequence has played out and the output is stopped, so the capture is
+ * complete. */
+static inline int tu_wait_idle(struct tu *t, int n, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		if (tu_count(t->log, "debug: idle") >= n)
+			return 0;
+		tu_sleep_ms(10);
+	}
+	return -ETIMEDOUT;
+}
+
+static inline int tu_wait_log(struct tu *t, const char *needle, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		if (tu_count(t->log, needle) > 0)
+			return 0;
+		tu_sleep_ms(10);
+	}
+	return -ETIMEDOUT;
+}
+
+/* The speaker's output: S16 stereo; the left channel as float. */
+static inline float *tu_capture(struct tu *t, size_t *frames)
+{
+	char *raw = NULL;
+	size_t len = 0;
+	float *s;
+
+	if (read_file(t->out, &raw, &len, 256 << 20) < 0)
+		len = 0;
+	*frames = len / 4;
+	s = calloc(*frames + 1, sizeof(float));
+	for (size_t i = 0; i < *frames; i++) {
+		int16_t v;
+
+		memcpy(&v, raw + i * 4, 2);
+		s[i] = (float)v / 32767.0f;
+	}
+	free(raw);
+	return s;
+}
+
+/* `bullhorn render` of (message, lang) read back as float. */
+static inline float *tu_render(struct tu *t, const char *message,
+			       const char *lang, size_t *frames)
+{
+	char cmd[1024], wav[256];
+	SF_INFO info = {0};
+	SNDFILE *sf;
+	float *s;
+
+	snprintf(wav, sizeof(wav), "%s/render-%s-%s.wav", t->dir, message, lang);
+	snprintf(cmd, sizeof(cmd), "%s/bullhorn -c %s render %s %s -o %s 2>/dev/null",
+		 tu_build(), t->cfg, message, lang, wav);
+	if (system(cmd) != 0)
+		return NULL;
+	sf = sf_open(wav, SFM_READ, &info);
+	if (!sf)
+		return NULL;
+	s = calloc((size_t)info.frames + 1, sizeof(float));
+	*frames = (size_t)sf_readf_float(sf, s, info.frames);
+	sf_close(sf);
+	return s;
+}
+
+/* Largest sample-to-sample step: a click shows as a step far larger than
+ * the signal's own. */
+static inline float tu_max_step(const float *s, size_t n)
+{
+	float m = 0;
+
+	for (size_t i = 1; i < n; i++)
+		if (fabsf(s[i] - s[i - 1]) > m)
+			m = fabsf(s[i] - s[i - 1]);
+	return m;
+}
+
+/* The events file's value for the first line starting with word. */
+static inline long long tu_event_ns(struct tu *t, const char *word, int nth)
+{
+	char *s = tu_slurp(t->events), *line = s;
+	long long v = -1;
+	size_t wl = strlen(word);
+
+	while (line && *line) {
+		if (strncmp(line, word, wl) == 0 && line[wl] == ' ' &&
+		    nth-- == 0) {
+			v = atoll(line + wl + 1);
+			break;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	free(s);
+	return v;
+}
+
+#endif
