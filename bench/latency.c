@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #define WAIT_NS (3 * 1000000000LL) /* for any one event or reply */
-#define POLL_NS 100000             /* events file polling interval */
+#define POLL_NS 100000		   /* events file polling interval */
 
 /* SIGINT/SIGTERM: stop waiting, end the child, exit 1. */
 static volatile sig_atomic_t quit;
@@ -85,8 +85,8 @@ static int tail_skip(struct tail *t)
 /* Waits up to wait_ns for the next line "WORD <ns> ..." whose WORD is
  * one of words (NULL-terminated); returns its index and *ns, or
  * -ETIMEDOUT. */
-static int tail_wait(struct tail *t, const char *const *words,
-		     int64_t wait_ns, int64_t *ns)
+static int tail_wait(struct tail *t, const char *const *words, int64_t wait_ns,
+		     int64_t *ns)
 {
 	int64_t deadline = now_ns() + wait_ns;
 
@@ -104,7 +104,8 @@ static int tail_wait(struct tail *t, const char *const *words,
 
 				if (strncmp(t->buf, words[k], wlen) == 0 &&
 				    t->buf[wlen] == ' ') {
-					*ns = strtoll(t->buf + wlen + 1, NULL, 10);
+					*ns = strtoll(t->buf + wlen + 1, NULL,
+						      10);
 					hit = k;
 				}
 			}
@@ -167,7 +168,8 @@ static int sock_request(const char *path, const char *line, int64_t *sent_ns,
 	if (fd < 0)
 		return fd;
 	*sent_ns = now_ns();
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) !=
+	    (ssize_t)strlen(line)) {
 		r = -errno;
 		goto out;
 	}
@@ -215,8 +217,8 @@ static int fail(int i, const char *what, int err)
  * stop[0] = stop request sent, stop[1] = the PCM dropped and prepared
  * again, stop[2] = 1 when the stream ended in an underrun (`xrun`, no
  * `stop`) rather than being dropped while still playing. */
-static int press_daemon(const char *sock, struct tail *t, int i,
-			int64_t *sent, int64_t *sound, int64_t stop[3])
+static int press_daemon(const char *sock, struct tail *t, int i, int64_t *sent,
+			int64_t *sound, int64_t stop[3])
 {
 	char reply[1024];
 	int64_t ns, t_stop;
@@ -241,10 +243,12 @@ static int press_daemon(const char *sock, struct tail *t, int i,
 	 * underrun the daemon recovered from mid-fade is not the end. */
 	do {
 		if ((r = tail_wait(t, ENDED, WAIT_NS, &ns)) < 0)
-			return fail(i, "no `stop` or `xrun` event after stop", r);
+			return fail(i, "no `stop` or `xrun` event after stop",
+				    r);
 		stop[2] |= r;
 		if ((r = tail_wait(t, PREPARED, WAIT_NS, &stop[1])) < 0)
-			return fail(i, "no `prepare` after the stream ended", r);
+			return fail(i, "no `prepare` after the stream ended",
+				    r);
 		r = tail_wait(t, RESTARTED, 20000000, &ns);
 		if (r < 0 && r != -ETIMEDOUT)
 			return fail(i, "cannot read the events file", r);
@@ -292,9 +296,10 @@ static int press_exec(char **argv, int log_fd, struct tail *t, int i,
 		sleep_ns(1000000);
 	}
 	if (r < 0)
-		return fail(i, WIFEXITED(status) && WEXITSTATUS(status)
-				       ? "no `sound` event; the command failed"
-				       : "no `sound` event after exec",
+		return fail(i,
+			    WIFEXITED(status) && WEXITSTATUS(status)
+				? "no `sound` event; the command failed"
+				: "no `sound` event after exec",
 			    r);
 	if (*sound < *start)
 		return fail(i, "`sound` event older than the exec", -EPROTO);
@@ -343,8 +348,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (exec_mode) {
-		log_fd = open(argv[5], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-			      0644);
+		log_fd = open(argv[5],
+			      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (log_fd < 0) {
 			fprintf(stderr, "latency: %s: %s\n", argv[5],
 				strerror(errno));
@@ -363,8 +368,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		int64_t t0 = 0, snd = 0, stop[3] = {0, 0, 0};
 		int r = daemon_mode
-				? press_daemon(argv[2], &t, i, &t0, &snd, stop)
-				: press_exec(argv + 6, log_fd, &t, i, &t0, &snd);
+			    ? press_daemon(argv[2], &t, i, &t0, &snd, stop)
+			    : press_exec(argv + 6, log_fd, &t, i, &t0, &snd);
 
 		if (r < 0)
 			return 1;

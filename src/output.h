@@ -41,6 +41,12 @@ struct output_ops {
 	long (*write)(void *ctx, const float *mono, size_t frames);
 	/* Frames queued and not yet heard. */
 	long (*delay)(void *ctx);
+	/* Takes back what was queued but not yet played, except the next
+	 * keep frames (a safety margin: the device goes on playing while we
+	 * compute), and at most max. Returns the frames taken back (0 when
+	 * the device cannot), which the caller writes again, or a negative
+	 * errno. */
+	long (*rewind)(void *ctx, size_t keep, size_t max);
 	/* Discards what is queued and prepares for the next start. */
 	int (*drop)(void *ctx);
 	/* After -EPIPE/-ESTRPIPE: 0 = ready again, -EAGAIN = try again

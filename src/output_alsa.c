@@ -293,6 +293,24 @@ static long alsa_delay(void *ctx)
 	return d < 0 ? 0 : (long)d;
 }
 
+static long alsa_rewind(void *ctx, size_t keep, size_t max)
+{
+	struct output_alsa *o = ctx;
+	snd_pcm_sframes_t n = snd_pcm_rewindable(o->pcm);
+
+	/* Some plugins (dmix over some cards, file) cannot rewind: then the
+	 * queued audio just plays out, which costs at most one buffer. */
+	if (n <= (snd_pcm_sframes_t)keep)
+		return n < 0 ? norm_err((int)n) : 0;
+	n -= (snd_pcm_sframes_t)keep;
+	if ((size_t)n > max)
+		n = (snd_pcm_sframes_t)max;
+	if (n == 0)
+		return 0;
+	n = snd_pcm_rewind(o->pcm, (snd_pcm_uframes_t)n);
+	return n < 0 ? norm_err((int)n) : (long)n;
+}
+
 static int alsa_drop(void *ctx)
 {
 	struct output_alsa *o = ctx;
@@ -327,6 +345,7 @@ const struct output_ops output_alsa_ops = {
 	.avail = alsa_avail,
 	.write = alsa_write,
 	.delay = alsa_delay,
+	.rewind = alsa_rewind,
 	.drop = alsa_drop,
 	.recover = alsa_recover,
 };

@@ -63,6 +63,15 @@ struct player {
 
 	float gain, gain_target, gain_step;
 
+	/* Every sample generated (before gain), by generation index, so
+	 * what a rewind takes back from the device can be faded out from
+	 * exactly where the listener is. */
+	float *hist;
+	size_t hist_len;
+	size_t gen;        /* generation index of the next sample */
+	size_t replay_end; /* while gen < replay_end, replay from hist */
+	size_t gen_seq;    /* gen of the current sequence's first sample */
+
 	float pend[CHUNK_FRAMES]; /* generated, not yet accepted by output */
 	size_t pend_n, pend_off;
 	size_t written;  /* frames handed to the output since it opened */
@@ -151,6 +160,7 @@ void player_free(struct player *p)
 	seq_clear(&p->cur);
 	seq_clear(&p->next);
 	close(p->timer_fd);
+	free(p->hist);
 	free(p);
 }
 
@@ -181,8 +191,15 @@ int player_open_device(struct player *p)
 		schedule_reopen(p);
 		return r;
 	}
+	free(p->hist);
+	p->hist_len = p->info.buffer_frames + CHUNK_FRAMES;
+	p->hist = calloc(p->hist_len, sizeof(float));
+	/* Without it, stop and preemption just wait for the queued audio. */
+	if (!p->hist)
+		p->hist_len = 0;
 	p->open = true;
 	p->written = 0;
+	p->gen = p->replay_end = p->gen_seq = 0;
 	p->failed_reported = false;
 	p->backoff_ms = 0;
 	timer_disarm(p);
@@ -279,7 +296,9 @@ static size_t generate(struct player *p, float *buf, size_t n)
 		}
 		if (p->state != PS_PLAYING && p->state != PS_FADING)
 			break;
-		if (!seq_next(p, &p->cur, &s)) {
+		if (p->gen < p->replay_end) {
+			s = p->hist[p->gen % p->hist_len];
+		} else if (!seq_next(p, &p->cur, &s)) {
 			/* The old sound ended inside its own fade-out. */
 			s = 0.0f;
 			if (p->state == PS_FADING) {
@@ -290,11 +309,15 @@ static size_t generate(struct player *p, float *buf, size_t n)
 				break;
 			}
 		}
+		if (p->hist)
+			p->hist[p->gen % p->hist_len] = s;
+		p->gen++;
 		if (p->state == PS_FADING) {
 			s *= (float)p->fade_left / (float)p->fade_total;
 			if (p->fade_left > 0)
 				p->fade_left--;
 			if (p->fade_left == 0) {
+				p->replay_end = 0;
 				seq_clear(&p->cur);
 				if (p->have_next) {
 					p->cur = p->next;
@@ -302,6 +325,7 @@ static size_t generate(struct player *p, float *buf, size_t n)
 					p->have_next = false;
 					p->state = PS_PLAYING;
 					p->announced = false;
+					p->gen_seq = p->gen;
 				} else {
 					p->state = PS_DRAINING;
 				}
@@ -438,6 +462,33 @@ static void fill(struct player *p)
 		begin_drain(p);
 }
 
+/* Begins the fade-out of what plays. When the device can take back what
+ * it has queued, the fade starts one period from now instead of after the
+ * whole buffer: stop and preemption are heard at once. */
+static void begin_fade(struct player *p)
+{
+	size_t fade = ms_to_frames(p, PLAYER_FADE_OUT_MS);
+	long r;
+
+	p->state = PS_FADING;
+	p->fade_total = p->fade_left = fade;
+	if (!p->open || !p->hist || !p->ops->rewind)
+		return;
+	/* Only this sequence's own samples can be replayed from hist. */
+	if (p->gen < p->gen_seq + p->pend_n)
+		return;
+	r = p->ops->rewind(p->out, p->info.period_frames,
+			   p->gen - p->pend_n - p->gen_seq);
+	if (r <= 0 || (size_t)r > p->written)
+		return;
+	/* Replay the taken-back samples (and any generated but unwritten)
+	 * from hist; the fade runs over them. */
+	p->written -= (size_t)r;
+	p->replay_end = p->gen;
+	p->gen -= (size_t)r + p->pend_n;
+	p->pend_n = p->pend_off = p->pend_pad = 0;
+}
+
 static int seq_build(struct player *p, struct sequence *s,
 		     struct clip *const *clips, size_t n, bool loop)
 {
@@ -481,11 +532,8 @@ int player_start(struct player *p, struct clip *const *clips, size_t n,
 		seq_clear(&p->next);
 		p->next = s;
 		p->have_next = true;
-		if (p->state == PS_PLAYING) {
-			p->state = PS_FADING;
-			p->fade_total = p->fade_left =
-				ms_to_frames(p, PLAYER_FADE_OUT_MS);
-		}
+		if (p->state == PS_PLAYING)
+			begin_fade(p);
 		break;
 	case PS_DRAINING:
 	case PS_IDLE:
@@ -495,6 +543,7 @@ int player_start(struct player *p, struct clip *const *clips, size_t n,
 		p->pend_n -= p->pend_pad;
 		p->pend_pad = 0;
 		p->pad_left = 0;
+		p->gen_seq = p->gen;
 		seq_clear(&p->cur);
 		p->cur = s;
 		p->state = PS_PLAYING;
@@ -511,8 +560,7 @@ void player_stop(struct player *p)
 	seq_clear(&p->next);
 	p->have_next = false;
 	if (p->state == PS_PLAYING && p->open) {
-		p->state = PS_FADING;
-		p->fade_total = p->fade_left = ms_to_frames(p, PLAYER_FADE_OUT_MS);
+		begin_fade(p);
 		fill(p);
 	} else if (p->state == PS_PLAYING || p->state == PS_FADING) {
 		if (!p->open) {

@@ -27,6 +27,7 @@ struct fake {
 	bool open;
 	int open_err;   /* next opens fail with this */
 	long avail_err; /* the next avail returns this once */
+	bool can_rewind;
 	int opens, closes, recovers, drops;
 	int efd;
 };
@@ -131,6 +132,18 @@ static long f_delay(void *ctx)
 	return (long)(f->rec_n - f->played);
 }
 
+static long f_rewind(void *ctx, size_t keep, size_t max)
+{
+	struct fake *f = ctx;
+	size_t queued = f->rec_n - f->played, n;
+
+	if (!f->can_rewind || queued <= keep)
+		return 0;
+	n = queued - keep < max ? queued - keep : max;
+	f->rec_n -= n;
+	return (long)n;
+}
+
 static int f_drop(void *ctx)
 {
 	struct fake *f = ctx;
@@ -158,6 +171,7 @@ static const struct output_ops fake_ops = {
 	.avail = f_avail,
 	.write = f_write,
 	.delay = f_delay,
+	.rewind = f_rewind,
 	.drop = f_drop,
 	.recover = f_recover,
 };
@@ -244,6 +258,22 @@ static void assert_len(const struct fake *f, size_t sound)
 			 f->rec_n, sound, 2 * PERIOD);
 	for (size_t i = sound; i < f->rec_n; i++)
 		assert_float_equal(f->rec[i], 0.0f, 0.0);
+}
+
+/* Where clip c stands whole at the end of what was written. */
+static size_t find_tail(const struct fake *f, const struct clip *c)
+{
+	for (size_t off = 0; off + c->frames <= f->rec_n; off++) {
+		size_t i;
+
+		for (i = 0; i < c->frames; i++)
+			if (fabsf(f->rec[off + i] - c->samples[i]) > 1e-6f)
+				break;
+		if (i == c->frames)
+			return off;
+	}
+	fail_msg("clip not found whole in the output");
+	return 0;
 }
 
 static void assert_samples(const float *got, const float *want, size_t n,
@@ -355,6 +385,64 @@ static void test_stop_fades_and_goes_idle(void **state)
 		assert_float_equal(r->f.rec[i], 0.0f, 0.0);
 	assert_true(r->f.rec_n - k < BUFFER + FADE_OUT);
 	clip_unref(a);
+	rig_free(r);
+}
+
+static void test_stop_with_rewind_is_heard_at_once(void **state)
+{
+	struct rig *r = rig_new(1.0, 0);
+	struct clip *a = tone(440, 2.0, 0.5f);
+	size_t heard;
+
+	(void)state;
+	r->f.can_rewind = true;
+	player_open_device(r->p);
+	player_start(r->p, &a, 1, false);
+	for (int i = 0; i < 5; i++)
+		step(r, 0);
+	heard = r->f.played;
+	assert_true(r->f.rec_n - heard > 2 * PERIOD); /* a full queue */
+	player_stop(r->p);
+	/* One period stays queued as a margin, then the fade: the sound
+	 * ends a period plus the fade from now, not a buffer from now. */
+	run_until_idle(r);
+	assert_samples(r->f.rec, a->samples, heard + PERIOD, 1.0f);
+	for (size_t i = 0; i < FADE_OUT; i++) {
+		float g = (float)(FADE_OUT - i) / (float)FADE_OUT;
+		size_t k = heard + PERIOD + i;
+
+		assert_float_equal(r->f.rec[k], a->samples[k] * g, 1e-6);
+	}
+	assert_len(&r->f, heard + PERIOD + FADE_OUT);
+	clip_unref(a);
+	rig_free(r);
+}
+
+static void test_preempt_with_rewind_never_replays_old_fade(void **state)
+{
+	struct rig *r = rig_new(1.0, 0);
+	struct clip *a = tone(440, 2.0, 0.5f), *b = tone(660, 2.0, 0.4f);
+	struct clip *c = tone(880, 0.3, 0.3f);
+	size_t heard;
+
+	(void)state;
+	r->f.can_rewind = true;
+	player_open_device(r->p);
+	player_start(r->p, &a, 1, false);
+	step(r, 0);
+	/* B preempts A, and C preempts B before B's first buffer is heard:
+	 * the rewind may take back B's samples but never A's fade. */
+	player_start(r->p, &b, 1, false);
+	step(r, 0);
+	heard = r->f.played;
+	player_start(r->p, &c, 1, false);
+	run_until_idle(r);
+	assert_true(find_tail(&r->f, c) > heard);
+	for (size_t i = 1; i < r->f.rec_n; i++)
+		assert_true(fabsf(r->f.rec[i] - r->f.rec[i - 1]) < 0.05f);
+	clip_unref(a);
+	clip_unref(b);
+	clip_unref(c);
 	rig_free(r);
 }
 
@@ -551,6 +639,8 @@ int main(void)
 		cmocka_unit_test(test_idle_asks_for_no_wakeups),
 		cmocka_unit_test(test_preempt_fades_then_switches),
 		cmocka_unit_test(test_stop_fades_and_goes_idle),
+		cmocka_unit_test(test_stop_with_rewind_is_heard_at_once),
+		cmocka_unit_test(test_preempt_with_rewind_never_replays_old_fade),
 		cmocka_unit_test(test_sequence_with_gaps),
 		cmocka_unit_test(test_loop_ends_at_clip_after_limit),
 		cmocka_unit_test(test_loop_until_stopped),
