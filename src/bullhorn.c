@@ -46,6 +46,8 @@ static void usage(FILE *f)
 		"  reload                        re-read config and library\n"
 		"  send LINE                     send one raw request line\n"
 		"Commands that work on files alone:\n"
+		"  check                         validate the config and the\n"
+		"                                library, list every recording\n"
 		"  render MESSAGE LANGUAGE -o OUT.wav\n"
 		"                                write exactly what the daemon\n"
 		"                                plays, at full volume (32-bit\n"
@@ -56,8 +58,8 @@ static void usage(FILE *f)
 		"  -V, --version      the version\n"
 		"\n"
 		"Exit codes: 0 done, 1 the daemon refused the request, 2 usage,\n"
-		"3 no daemon answering, 4 config has mistakes, 5 a file could\n"
-		"not be read or written.\n",
+		"3 no daemon answering, 4 config has mistakes, 5 a recording\n"
+		"or file could not be used (check: the library has problems).\n",
 		BULLHORN_DEFAULT_CONFIG);
 }
 
@@ -240,6 +242,86 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 	return r < 0 ? EXIT_FILE : EXIT_OK;
 }
 
+struct check_ctx {
+	const struct config *cfg;
+	int notes;
+};
+
+static void check_row(const struct clip *c, void *data)
+{
+	struct check_ctx *x = data;
+	char note[160] = "";
+
+	if (c->stats.peak_limited) {
+		snprintf(note, sizeof(note),
+			 "%.1f LU under target: its peaks are high for its "
+			 "loudness",
+			 x->cfg->target_lufs - c->stats.lufs);
+		x->notes++;
+	} else if (c->stats.too_short) {
+		snprintf(note, sizeof(note), "very short (under 0.4 s)");
+	} else if (c->stats.duration_s > 30.0) {
+		snprintf(note, sizeof(note),
+			 "long for a field announcement (over 30 s)");
+		x->notes++;
+	}
+	printf("%-10s %-12s %6.1f s %7.1f %7.1f %7.1f  %s\n", c->language,
+	       c->message, c->stats.duration_s, c->stats.source_lufs,
+	       c->stats.lufs, c->stats.true_peak_dbtp, note);
+}
+
+/* Validates the config and the whole library and lists every recording,
+ * without a daemon and without touching the daemon's cache. */
+static int cmd_check(const char *config_path)
+{
+	struct check_ctx x = {0};
+	struct process_settings s;
+	struct strv problems = {0};
+	struct library *lib;
+	struct config *cfg;
+	int code = EXIT_OK;
+
+	cfg = load_config(config_path);
+	if (!cfg) {
+		fprintf(stderr, "bullhorn: %s has mistakes; nothing else was "
+				"checked\n",
+			config_path);
+		return EXIT_CONFIG;
+	}
+	printf("config %s: ok\n", cfg->path);
+	s = (struct process_settings){.rate = cfg->rate,
+				      .target_lufs = cfg->target_lufs,
+				      .ceiling_dbtp = cfg->ceiling_dbtp,
+				      .fade_ms = 5.0};
+	lib = library_new(cfg->library, NULL, &s, &problems);
+	if (lib) {
+		x.cfg = cfg;
+		printf("\n%-10s %-12s %8s %7s %7s %7s\n", "language",
+		       "message", "length", "LUFS in", "out", "dBTP");
+		library_foreach(lib, check_row, &x);
+		for (size_t i = 0; i < cfg->languages.n; i++)
+			if (!strv_contains(library_languages(lib),
+					   cfg->languages.v[i]))
+				strv_pushf(&problems,
+					   "language '%s' is in [playback] "
+					   "languages but has no recordings in %s",
+					   cfg->languages.v[i], cfg->library);
+	}
+	if (problems.n) {
+		printf("\n%zu problem%s:\n", problems.n,
+		       problems.n == 1 ? "" : "s");
+		for (size_t i = 0; i < problems.n; i++)
+			printf("  %s\n", problems.v[i]);
+		code = EXIT_FILE;
+	} else {
+		printf("\nno problems\n");
+	}
+	strv_clear(&problems);
+	library_free(lib);
+	config_free(cfg);
+	return code;
+}
+
 static int join_args(int argc, char **argv, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -295,6 +377,8 @@ int main(int argc, char **argv)
 	cmd = argv[0];
 	if (strcmp(cmd, "render") == 0)
 		return cmd_render(config_path, argc, argv);
+	if (strcmp(cmd, "check") == 0 && argc == 1)
+		return cmd_check(config_path);
 	if (strcmp(cmd, "send") == 0) {
 		if (argc < 2 || join_args(argc - 1, argv + 1, line,
 					  sizeof(line)) < 0) {

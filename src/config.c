@@ -67,7 +67,7 @@ static const struct key keytab[] = {
 	{SEC_PATHS, "socket", K_STR, AT(socket), 0, 0, 0,
 	 "../build/run/bullhorn.sock", "a file path, absolute or relative to "
 	 "the folder of this file, at most 107 bytes once resolved"},
-	{SEC_LOUDNESS, "target_lufs", K_DOUBLE, AT(target_lufs), -40, -5, -18,
+	{SEC_LOUDNESS, "target_lufs", K_DOUBLE, AT(target_lufs), -40, -5, -23,
 	 NULL, "-40 to -5 LUFS"},
 	{SEC_LOUDNESS, "ceiling_dbtp", K_DOUBLE, AT(ceiling_dbtp), -20, 0, -1,
 	 NULL, "-20 to 0 dBTP"},

@@ -124,7 +124,7 @@ static void check_default_values(const struct config *c)
 	assert_int_equal(c->channels, 2);
 	assert_int_equal(c->buffer_ms, 40);
 	assert_int_equal(c->period_ms, 10);
-	assert_double(c->target_lufs, -18);
+	assert_double(c->target_lufs, -23);
 	assert_double(c->ceiling_dbtp, -1);
 	assert_double(c->gap_s, 1.5);
 	assert_double(c->loop_limit_s, 600);

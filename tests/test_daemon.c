@@ -610,6 +610,100 @@ static void test_sigterm_fades_and_exits_fast(void **state)
 	tu_free(t);
 }
 
+static void test_keys_act_as_buttons(void **state)
+{
+	struct tu *t = tu_new(NULL);
+	int fds[2], status;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(tu_start_with(t, fds[0]), 0);
+	close(fds[0]);
+	assert_int_equal(write(fds[1], "1", 1), 1);
+	assert_int_equal(tu_wait_idle(t, 1, 5000), 0);
+	assert_int_equal(tu_count(t->log, "key 1: play rights"), 1);
+	assert_int_equal(tu_count(t->log, "playing rights (en)"), 1);
+	/* Keys without an action do nothing; q quits cleanly. */
+	assert_int_equal(write(fds[1], "7x", 2), 2);
+	req_ok(t, "ping", "ok pong");
+	assert_int_equal(write(fds[1], "q", 1), 1);
+	assert_int_equal(waitpid(t->pid, &status, 0), t->pid);
+	t->pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fds[1]);
+	tu_free(t);
+}
+
+static void test_check_reports_library_and_config(void **state)
+{
+	struct tu_opts o = {.languages = "en, es, fr"};
+	struct tu *t = tu_new(&o);
+	char path[512], *out, *cfg;
+
+	(void)state;
+	assert_int_equal(tu_cli(t, "check", &out), 5);
+	assert_non_null(strstr(out, "config "));
+	assert_non_null(strstr(out, "\nen         rights "));
+	assert_non_null(strstr(out, "\nes         door "));
+	assert_non_null(strstr(out, "language 'fr' is in [playback] "
+				    "languages but has no recordings"));
+	free(out);
+	snprintf(path, sizeof(path), "%s/es/broken.flac", t->lib);
+	tu_write(path, "fLaC but nothing after");
+	assert_int_equal(tu_cli(t, "check", &out), 5);
+	assert_non_null(strstr(out, "es/broken.flac: not a recording"));
+	free(out);
+	unlink(path);
+	/* A clean library and config: exit 0. */
+	t->o.languages = "en, es";
+	tu_write_config(t);
+	assert_int_equal(tu_cli(t, "check", &out), 0);
+	assert_non_null(strstr(out, "no problems"));
+	free(out);
+	/* A broken config: exit 4, each mistake by file:line. */
+	cfg = tu_slurp(t->cfg);
+	snprintf(path, sizeof(path), "%s[playback]\nlanguges = en\n", cfg);
+	tu_write(t->cfg, path);
+	assert_int_equal(tu_cli(t, "check", &out), 4);
+	assert_non_null(strstr(out, "bullhorn.ini:"));
+	assert_non_null(strstr(out, "did you mean 'languages'"));
+	free(out);
+	free(cfg);
+	tu_free(t);
+}
+
+static void test_cli_usage_and_exit_codes(void **state)
+{
+	struct tu *t = tu_new(NULL);
+	char *out;
+
+	(void)state;
+	assert_int_equal(tu_cli(t, "play", &out), 2);
+	assert_non_null(strstr(out, "needs a message name"));
+	free(out);
+	assert_int_equal(tu_cli(t, "frobnicate", &out), 2);
+	assert_non_null(strstr(out, "Usage: bullhorn"));
+	free(out);
+	/* No daemon yet. */
+	assert_int_equal(tu_cli(t, "status", &out), 3);
+	assert_non_null(strstr(out, "no daemon answers on"));
+	free(out);
+	assert_int_equal(tu_start(t), 0);
+	assert_int_equal(tu_cli(t, "play nothing", &out), 1);
+	assert_non_null(strstr(out, "error: no recording of 'nothing'"));
+	free(out);
+	assert_int_equal(tu_cli(t, "send ping", &out), 0);
+	assert_non_null(strstr(out, "ok pong"));
+	free(out);
+	assert_int_equal(tu_cli(t, "render nothing en -o /tmp/x.wav", &out), 5);
+	free(out);
+	assert_int_equal(tu_cli(t, "--version", &out), 0);
+	assert_non_null(strstr(out, "bullhorn 0."));
+	free(out);
+	assert_int_equal(tu_stop(t), 0);
+	tu_free(t);
+}
+
 static long ctx_switches(pid_t pid)
 {
 	char path[64], *s, *p;
@@ -667,6 +761,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_device_vanishes_mid_play, tu_teardown),
 		cmocka_unit_test_teardown(test_sigterm_fades_and_exits_fast, tu_teardown),
 		cmocka_unit_test_teardown(test_idle_means_idle, tu_teardown),
+		cmocka_unit_test_teardown(test_keys_act_as_buttons, tu_teardown),
+		cmocka_unit_test_teardown(test_check_reports_library_and_config,
+					  tu_teardown),
+		cmocka_unit_test_teardown(test_cli_usage_and_exit_codes,
+					  tu_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,6 +73,8 @@ static inline void tu_write(const char *path, const char *text)
 	fclose(f);
 }
 
+static inline char *tu_slurp(const char *path);
+
 static inline int tu_rm_one(const char *p, const struct stat *st, int flag,
 			    struct FTW *ftw)
 {
@@ -253,9 +255,10 @@ static inline int tu_request(struct tu *t, const char *line, char *reply,
 	return control_request(t->sock, line, reply, len, 5000);
 }
 
-/* Starts bullhornd; returns 0 once it answers, or its exit status (as a
+/* Starts bullhornd (with --keys reading keys_fd as its stdin when
+ * keys_fd >= 0); returns 0 once it answers, or its exit status (as a
  * positive number) if it exited first. */
-static inline int tu_start(struct tu *t)
+static inline int tu_start_with(struct tu *t, int keys_fd)
 {
 	char daemon[256], reply[256];
 
@@ -267,6 +270,11 @@ static inline int tu_start(struct tu *t)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		setenv("ALSA_CONFIG_PATH", t->asound, 1);
+		if (keys_fd >= 0) {
+			dup2(keys_fd, 0);
+			execl(daemon, daemon, "--config", t->cfg, "--verbose",
+			      "--keys", NULL);
+		}
 		execl(daemon, daemon, "--config", t->cfg, "--verbose", NULL);
 		_exit(127);
 	}
@@ -283,6 +291,26 @@ static inline int tu_start(struct tu *t)
 		tu_sleep_ms(20);
 	}
 	return -ETIMEDOUT;
+}
+
+static inline int tu_start(struct tu *t)
+{
+	return tu_start_with(t, -1);
+}
+
+/* Runs the bullhorn CLI with args on this tu's config; returns its exit
+ * code and, in out (caller frees), what it printed on stdout and stderr. */
+static inline int tu_cli(struct tu *t, const char *args, char **out)
+{
+	char cmd[1024], file[256];
+	int status;
+
+	snprintf(file, sizeof(file), "%s/cli.out", t->dir);
+	snprintf(cmd, sizeof(cmd), "%s/bullhorn --config %s %s >%s 2>&1",
+		 tu_build(), t->cfg, args, file);
+	status = system(cmd);
+	*out = tu_slurp(file);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
 /* SIGTERM and wait; returns the exit code (or 128+signal). */
@@ -314,8 +342,6 @@ static inline void tu_free(struct tu *t)
 		nftw(t->dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(t);
 }
-
-static inline char *tu_slurp(const char *path);
 
 static inline int tu_teardown(void **state)
 {

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs the Debian packages one job needs, or names them and stops.
+#   sh .ci/deps.sh run    build and run bullhornd
+#   sh .ci/deps.sh test   build and run the whole test suite
+#   sh .ci/deps.sh bench  run bench/latency
+set -eu
+build="make gcc pkg-config libsndfile1-dev libasound2-dev libinih-dev
+libebur128-dev libsoxr-dev"
+case "${1:-test}" in
+run) want="$build alsa-utils" ;;
+# ffmpeg is the independent loudness meter; espeak-ng and opus-tools make
+# the placeholder recordings; clang for make CC=clang.
+test) want="$build libcmocka-dev clang ffmpeg espeak-ng opus-tools sox" ;;
+bench) want="$build alsa-utils sox" ;;
+*)
+	echo "usage: sh .ci/deps.sh run|test|bench" >&2
+	exit 2
+	;;
+esac
+missing=
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	echo "installing:$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+elif command -v sudo >/dev/null; then
+	echo "installing with sudo:$missing"
+	sudo apt-get update -qq
+	sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+else
+	echo "missing Debian packages; as root, run:" >&2
+	echo "  apt-get install$missing" >&2
+	exit 1
+fi
