@@ -37,7 +37,7 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 ALSA_PLUGIN := $(BUILD)/tests/libasound_module_pcm_bhrt.so
 
-.PHONY: all test sanitize run install uninstall clean deps-run deps-test \
+.PHONY: all test sanitize run install uninstall clean placeholders \
         format lint bench
 
 all: $(addprefix $(BUILD)/,$(PROGS))
@@ -74,6 +74,10 @@ sanitize:
 run: all
 	mkdir -p $(BUILD)/run
 	$(BUILD)/bullhornd --config config/bullhorn.ini --keys
+
+# Remakes the synthesized placeholder recordings and the chime in audio/.
+placeholders:
+	sh audio/make-placeholders.sh
 
 bench: all $(ALSA_PLUGIN)
 	sh bench/latency.sh

@@ -1,7 +1,6 @@
 /* bullhorn: the command-line tool for volunteers and technicians. Talks
  * to a running bullhornd over its control socket where it needs one, and
  * works on files alone where it does not (render). */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -49,6 +48,7 @@ static void usage(FILE *f)
 		"  check                         validate the config and the\n"
 		"                                library, list every recording\n"
 		"  render MESSAGE LANGUAGE -o OUT.wav\n"
+		"                                (LANGUAGE _shared: the chime)\n"
 		"                                write exactly what the daemon\n"
 		"                                plays, at full volume (32-bit\n"
 		"                                float WAV)\n"
@@ -95,46 +95,6 @@ static int send_line(const char *config_path, const char *line)
 	config_free(cfg);
 	puts(reply);
 	return strncmp(reply, "ok", 2) == 0 ? EXIT_OK : EXIT_REFUSED;
-}
-
-/* The recording of (language, message) in the library, as the daemon
- * would pick it: the first by name when there are several. */
-static char *find_recording(const char *library, const char *lang,
-			    const char *message)
-{
-	char dir[4096], *best = NULL;
-	size_t mlen = strlen(message);
-	struct dirent *e;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "%s/%s", library, lang);
-	d = opendir(dir);
-	if (!d)
-		return NULL;
-	while ((e = readdir(d))) {
-		const char *dot = strrchr(e->d_name, '.');
-
-		if (e->d_name[0] == '.' || !dot ||
-		    (size_t)(dot - e->d_name) != mlen ||
-		    strncmp(e->d_name, message, mlen) != 0 ||
-		    strcmp(dot, ".txt") == 0 || strcmp(dot, ".md") == 0 ||
-		    strstr(e->d_name, ".tmp."))
-			continue;
-		if (!best || strcmp(e->d_name, best) < 0) {
-			free(best);
-			best = strdup(e->d_name);
-		}
-	}
-	closedir(d);
-	if (best) {
-		char *path = NULL;
-
-		if (asprintf(&path, "%s/%s", dir, best) < 0)
-			path = NULL;
-		free(best);
-		return path;
-	}
-	return NULL;
 }
 
 static int write_wav(const char *out, const float *samples, size_t frames,
@@ -195,7 +155,8 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 	if (!out ||
 	    (!action_valid_message(argv[1]) &&
 	     strcmp(argv[1], LIBRARY_LANGUAGE_NAME) != 0) ||
-	    !action_valid_language(argv[2])) {
+	    (!action_valid_language(argv[2]) &&
+	     strcmp(argv[2], LIBRARY_SHARED) != 0)) {
 		fprintf(stderr,
 			"bullhorn: usage: render MESSAGE LANGUAGE -o OUT.wav\n");
 		return EXIT_USAGE;
@@ -205,7 +166,7 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 	cfg = load_config(config_path);
 	if (!cfg)
 		return EXIT_CONFIG;
-	src = find_recording(cfg->library, lang, message);
+	src = library_recording_path(cfg->library, lang, message);
 	if (!src) {
 		fprintf(stderr,
 			"bullhorn: no recording of '%s' in '%s' under %s/%s\n",
@@ -245,6 +206,7 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 struct check_ctx {
 	const struct config *cfg;
 	int notes;
+	int placeholders;
 };
 
 static void check_row(const struct clip *c, void *data)
@@ -265,9 +227,13 @@ static void check_row(const struct clip *c, void *data)
 			 "long for a field announcement (over 30 s)");
 		x->notes++;
 	}
-	printf("%-10s %-12s %6.1f s %7.1f %7.1f %7.1f  %s\n", c->language,
+	printf("%-10s %-12s %6.1f s %7.1f %7.1f %7.1f  %s%s%s\n", c->language,
 	       c->message, c->stats.duration_s, c->stats.source_lufs,
-	       c->stats.lufs, c->stats.true_peak_dbtp, note);
+	       c->stats.lufs, c->stats.true_peak_dbtp,
+	       c->placeholder ? "placeholder" : "",
+	       c->placeholder && note[0] ? "; " : "", note);
+	if (c->placeholder)
+		x->placeholders++;
 }
 
 /* Validates the config and the whole library and lists every recording,
@@ -299,6 +265,19 @@ static int cmd_check(const char *config_path)
 		printf("\n%-10s %-12s %8s %7s %7s %7s\n", "language",
 		       "message", "length", "LUFS in", "out", "dBTP");
 		library_foreach(lib, check_row, &x);
+		if (x.placeholders)
+			printf("\n%d placeholder%s (synthesized, marked "
+			       "<message>.placeholder.<ext>): human recordings "
+			       "replace them\n",
+			       x.placeholders, x.placeholders == 1 ? "" : "s");
+		if (library_unrecorded(lib)->n) {
+			const struct strv *u = library_unrecorded(lib);
+
+			printf("\nneeds a recording (the script is there; "
+			       "presses fall back to another language):\n");
+			for (size_t i = 0; i < u->n; i++)
+				printf("  %s\n", u->v[i]);
+		}
 		for (size_t i = 0; i < cfg->languages.n; i++)
 			if (!strv_contains(library_languages(lib),
 					   cfg->languages.v[i]))

@@ -4,6 +4,7 @@
 #ifndef BULLHORN_CLIP_H
 #define BULLHORN_CLIP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "process.h"
@@ -16,6 +17,7 @@ struct clip {
 	char language[64];
 	char message[64];
 	char *source; /* path of the recording it was made from */
+	bool placeholder; /* a synthesized stand-in for a human recording */
 	int refs;
 	/* Exactly one of these backs samples. */
 	void *map;

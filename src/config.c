@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,7 +31,7 @@ enum section { SEC_AUDIO, SEC_PATHS, SEC_LOUDNESS, SEC_PLAYBACK, SEC_KEYS };
 static const char *const sections[] = {"audio", "paths", "loudness", "playback",
 				       "keys"};
 
-enum kind { K_STR, K_UINT, K_DOUBLE, K_LANGS, K_ACTION };
+enum kind { K_STR, K_UINT, K_DOUBLE, K_BOOL, K_LANGS, K_ACTION };
 
 struct key {
 	enum section sec;
@@ -79,6 +80,10 @@ static const struct key keytab[] = {
 	/* 0 means no limit; set_value() rejects what lies between 0 and 10. */
 	{SEC_PLAYBACK, "loop_limit_s", K_DOUBLE, AT(loop_limit_s), 0, 86400,
 	 600, NULL, "0 (no limit) or 10 to 86400 s"},
+	{SEC_PLAYBACK, "chime", K_BOOL, AT(chime), 0, 1, 0, NULL,
+	 "yes or no"},
+	{SEC_PLAYBACK, "speak_language", K_BOOL, AT(speak_language), 0, 1, 0,
+	 NULL, "yes or no"},
 	{SEC_PLAYBACK, "volume", K_UINT, AT(volume), 0, 100, 80, NULL,
 	 "0 to 100"},
 	{SEC_PLAYBACK, "max_volume", K_UINT, AT(max_volume), 1, 100, 100,
@@ -358,6 +363,24 @@ static bool set_value(struct loader *st, const struct key *k, const char *value)
 		*(char **)field = copy;
 		return true;
 	}
+	if (k->kind == K_BOOL) {
+		static const char *const yes[] = {"yes", "true", "on", "1"};
+		static const char *const no[] = {"no", "false", "off", "0"};
+
+		for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+			if (strcasecmp(value, yes[i]) == 0) {
+				*(bool *)field = true;
+				return true;
+			}
+			if (strcasecmp(value, no[i]) == 0) {
+				*(bool *)field = false;
+				return true;
+			}
+		}
+		errf(st, st->lineno, "[%s] %s: '%.*s' is not yes or no; allowed: %s",
+		     sections[k->sec], k->name, SHOW, value, k->allowed);
+		return false;
+	}
 	if (k->kind == K_UINT) {
 		what = "not a whole number";
 		r = parse_long(value, (long)k->min, (long)k->max, &l);
@@ -502,6 +525,8 @@ static struct config *config_alloc(void)
 			*FIELD(c, k, unsigned) = (unsigned)keytab[k].def;
 		else if (keytab[k].kind == K_DOUBLE)
 			*FIELD(c, k, double) = keytab[k].def;
+		else if (keytab[k].kind == K_BOOL)
+			*FIELD(c, k, bool) = keytab[k].def != 0;
 		else if (keytab[k].kind == K_LANGS)
 			r = strv_split(&c->languages, keytab[k].text);
 		else if (keytab[k].text &&

@@ -33,6 +33,8 @@ struct config {
 	struct strv languages; /* at least one; first = active at first start */
 	double gap_s;          /* 0..60; default 1.5 */
 	double loop_limit_s;   /* 0 = no limit, else 10..86400; default 600 */
+	bool chime;            /* attention chime before a message; no */
+	bool speak_language;   /* 'all' says each language's name first; no */
 	unsigned volume;       /* 0..100, first start only; default 80 */
 	unsigned max_volume;   /* 1..100; default 100; volume <= max_volume */
 

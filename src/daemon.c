@@ -196,34 +196,54 @@ static struct clip *resolve(struct daemon *d, const char *message,
 	return NULL;
 }
 
+/* Pauses inside a sequence: after the chime, and after a language's
+ * name, before the words it announces. */
+#define PAUSE_AFTER_CHIME_S 0.3
+#define PAUSE_AFTER_NAME_S 0.4
+
+struct seq {
+	struct player_entry e[PLAYER_MAX_ITEMS / 2];
+	size_t n;
+	double pause; /* before the next entry */
+};
+
+static void seq_add(struct seq *s, struct clip *c, double pause_after)
+{
+	if (!c || s->n == ARRAY_SIZE(s->e))
+		return;
+	s->e[s->n++] = (struct player_entry){c, s->pause};
+	s->pause = pause_after;
+}
+
 static void run_play(struct daemon *d, const struct action *a, char *reply,
 		     size_t len)
 {
-	struct clip *clips[PLAYER_MAX_ITEMS / 2];
 	const char *lang = a->language[0] ? a->language : d->state.language;
+	struct clip *msgs[PLAYER_MAX_ITEMS / 4];
+	struct seq s = {.n = 0};
 	size_t n = 0, off;
 	int r;
 
 	if (a->all) {
-		for (size_t i = 0; i < d->cfg->languages.n && n < ARRAY_SIZE(clips);
+		for (size_t i = 0; i < d->cfg->languages.n && n < ARRAY_SIZE(msgs);
 		     i++) {
 			struct clip *c = library_find(d->lib, d->cfg->languages.v[i],
 						      a->message);
 
 			if (c)
-				clips[n++] = c;
+				msgs[n++] = c;
 			else
 				log_warn("%s: no recording in '%s'; left out of "
 					 "'all'",
 					 a->message, d->cfg->languages.v[i]);
 		}
-		if (n == 0 && (clips[0] = resolve(d, a->message, lang)))
+		if (n == 0 && (msgs[0] = resolve(d, a->message, lang)))
 			n = 1;
-	} else if ((clips[0] = resolve(d, a->message, lang))) {
+	} else if ((msgs[0] = resolve(d, a->message, lang))) {
 		n = 1;
-		if (strcmp(clips[0]->language, lang) != 0)
+		if (strcmp(msgs[0]->language, lang) != 0)
 			log_warn("%s: no recording in '%s'; playing '%s' instead",
-				 a->message, lang, clips[0]->language);
+				 a->message, lang, msgs[0]->language);
 	}
 	if (n == 0) {
 		snprintf(reply, len,
@@ -234,7 +254,27 @@ static void run_play(struct daemon *d, const struct action *a, char *reply,
 			 a->message);
 		return;
 	}
-	r = player_start(d->player, clips, n, a->type == ACTION_LOOP);
+	if (d->cfg->chime) {
+		struct clip *chime = library_find(d->lib, LIBRARY_SHARED,
+						  LIBRARY_CHIME);
+
+		if (chime)
+			seq_add(&s, chime, PAUSE_AFTER_CHIME_S);
+		else
+			log_warn("chime is on but %s/%s/%s.* is missing",
+				 d->cfg->library, LIBRARY_SHARED, LIBRARY_CHIME);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			s.pause = d->cfg->gap_s;
+		if (a->all && d->cfg->speak_language)
+			seq_add(&s,
+				library_find(d->lib, msgs[i]->language,
+					     LIBRARY_LANGUAGE_NAME),
+				PAUSE_AFTER_NAME_S);
+		seq_add(&s, msgs[i], 0);
+	}
+	r = player_start(d->player, s.e, s.n, a->type == ACTION_LOOP);
 	if (r < 0) {
 		snprintf(reply, len, "error: cannot start playback (%s)",
 			 strerror(-r));
@@ -245,7 +285,7 @@ static void run_play(struct daemon *d, const struct action *a, char *reply,
 			       a->message);
 	for (size_t i = 0; i < n && off < len; i++)
 		off += (size_t)snprintf(reply + off, len - off, " %s",
-					clips[i]->language);
+					msgs[i]->language);
 	if (!player_device_ok(d->player) && off < len)
 		snprintf(reply + off, len - off,
 			 " (no sound device yet: plays when it appears)");
@@ -265,8 +305,11 @@ static void run_next_language(struct daemon *d, char *reply, size_t len)
 	save_state(d);
 	log_info("active language is now '%s'", d->state.language);
 	name = library_find(d->lib, d->state.language, LIBRARY_LANGUAGE_NAME);
-	if (name)
-		player_start(d->player, &name, 1, false);
+	if (name) {
+		struct player_entry e = {name, 0};
+
+		player_start(d->player, &e, 1, false);
+	}
 	else
 		log_warn("'%s' has no spoken name (%s/%s/%s.*); switched "
 			 "silently",

@@ -15,6 +15,7 @@ struct library {
 	size_t n;
 	size_t cap;
 	struct strv languages;
+	struct strv unrecorded;
 	struct library_stats stats;
 };
 
@@ -32,14 +33,120 @@ static int cmp_clip(const void *a, const void *b)
 	return r ? r : strcmp(x->message, y->message);
 }
 
-static bool is_recording_name(const char *name)
+/* One file of a language folder that may be a recording. */
+struct entry {
+	char name[256];
+	char message[ACTION_NAME_MAX];
+	bool placeholder;
+	bool valid; /* message is a usable name */
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int r = strcmp(x->message, y->message);
+
+	/* Within a message: human recordings before placeholders, then by
+	 * name, so the choice never depends on readdir order. */
+	if (r == 0)
+		r = (int)x->placeholder - (int)y->placeholder;
+	return r ? r : strcmp(x->name, y->name);
+}
+
+/* Splits "rights.placeholder.opus" into message and placeholder flag.
+ * False for names that are not recordings at all (scripts, notes,
+ * dotfiles, our own temp files). */
+static bool parse_name(const char *name, struct entry *e)
 {
 	const char *dot = strrchr(name, '.');
+	size_t stem, pl = strlen(LIBRARY_PLACEHOLDER);
 
-	if (name[0] == '.' || !dot || dot == name)
+	if (name[0] == '.' || !dot || dot == name || strcmp(dot, ".txt") == 0 ||
+	    strcmp(dot, ".md") == 0 || strstr(name, ".tmp.") ||
+	    strlen(name) >= sizeof(e->name))
 		return false;
-	return strcmp(dot, ".txt") != 0 && strcmp(dot, ".md") != 0 &&
-	       !strstr(name, ".tmp.");
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	stem = (size_t)(dot - name);
+	e->placeholder = stem > pl &&
+			 strncmp(dot - pl, LIBRARY_PLACEHOLDER, pl) == 0;
+	if (e->placeholder)
+		stem -= pl;
+	e->valid = stem < sizeof(e->message);
+	if (e->valid) {
+		memcpy(e->message, name, stem);
+		e->message[stem] = '\0';
+		e->valid = action_valid_message(e->message) ||
+			   strcmp(e->message, LIBRARY_LANGUAGE_NAME) == 0;
+	} else {
+		e->message[0] = '\0';
+	}
+	return true;
+}
+
+/* The folder's recordings, sorted by message, best first. */
+static int collect(const char *dirpath, struct entry **out, size_t *n,
+		   struct strv *scripts)
+{
+	struct entry *v = NULL, e;
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(dirpath);
+
+	*n = 0;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (scripts && len > 4 && de->d_name[0] != '.' &&
+		    strcmp(de->d_name + len - 4, ".txt") == 0) {
+			char m[ACTION_NAME_MAX];
+
+			if (len - 4 < sizeof(m)) {
+				memcpy(m, de->d_name, len - 4);
+				m[len - 4] = '\0';
+				strv_push(scripts, m);
+			}
+		}
+		if (!parse_name(de->d_name, &e))
+			continue;
+		if (*n == cap) {
+			struct entry *nv;
+
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[(*n)++] = e;
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_entry);
+	*out = v;
+	return 0;
+}
+
+char *library_recording_path(const char *root, const char *lang,
+			     const char *message)
+{
+	char dir[4096], *path = NULL;
+	struct entry *v = NULL;
+	size_t n;
+
+	if (path_join(dir, sizeof(dir), root, lang) < 0 ||
+	    collect(dir, &v, &n, NULL) < 0)
+		return NULL;
+	for (size_t i = 0; i < n && !path; i++)
+		if (v[i].valid && strcmp(v[i].message, message) == 0 &&
+		    asprintf(&path, "%s/%s", dir, v[i].name) < 0)
+			path = NULL;
+	free(v);
+	return path;
 }
 
 static int push_clip(struct library *lib, struct clip *c)
@@ -120,59 +227,52 @@ static int scan_language(struct library *lib, const char *root,
 			 size_t *n_keys, struct strv *problems)
 {
 	char dirpath[4096];
-	struct strv names = {0};
-	DIR *d;
-	struct dirent *e;
-	int r = 0;
+	struct strv scripts = {0};
+	struct entry *v = NULL;
+	size_t n = 0;
+	int r;
 
 	if (path_join(dirpath, sizeof(dirpath), root, lang) < 0)
 		return 0;
-	d = opendir(dirpath);
-	if (!d) {
+	r = collect(dirpath, &v, &n, &scripts);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
 		strv_pushf(problems, "%s: cannot be read (%s)", dirpath,
-			   strerror(errno));
+			   strerror(-r));
 		return 0;
 	}
-	while ((e = readdir(d)))
-		if (is_recording_name(e->d_name) &&
-		    strv_push(&names, e->d_name) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-	/* Sorted so that a duplicate (rights.ogg beside rights.wav) always
-	 * resolves the same way. */
-	if (names.n)
-		qsort(names.v, names.n, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < names.n; i++) {
-		char path[4096], message[ACTION_NAME_MAX];
-		const char *name = names.v[i];
-		size_t stem = (size_t)(strrchr(name, '.') - name);
+	r = 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
 		struct clip *c = NULL;
 		uint64_t key, *kv;
+		bool done = lib->n &&
+			    strcmp(lib->clips[lib->n - 1]->language, lang) == 0 &&
+			    strcmp(lib->clips[lib->n - 1]->message,
+				   v[i].message) == 0;
 
-		if (path_join(path, sizeof(path), dirpath, name) < 0 ||
-		    stem >= sizeof(message)) {
-			strv_pushf(problems, "%s: name too long; skipped", path);
-			lib->stats.skipped++;
+		if (path_join(path, sizeof(path), dirpath, v[i].name) < 0)
 			continue;
-		}
-		memcpy(message, name, stem);
-		message[stem] = '\0';
-		if (!action_valid_message(message) &&
-		    strcmp(message, LIBRARY_LANGUAGE_NAME) != 0) {
+		if (!v[i].valid) {
 			strv_pushf(problems,
-				   "%s: '%s' is not a message name (use lower-case "
+				   "%s: not a message name (use lower-case "
 				   "letters, digits, '-' and '_'); skipped",
-				   path, message);
+				   path);
 			lib->stats.skipped++;
 			continue;
 		}
-		if (lib->n && strcmp(lib->clips[lib->n - 1]->language, lang) == 0 &&
-		    strcmp(lib->clips[lib->n - 1]->message, message) == 0) {
+		if (done) {
+			/* A placeholder behind a human recording is simply
+			 * superseded; two of a kind is a volunteer's slip. */
+			if (v[i].placeholder &&
+			    !lib->clips[lib->n - 1]->placeholder)
+				continue;
 			strv_pushf(problems,
 				   "%s: another recording of '%s' in '%s' is "
 				   "already used (%s); remove one of them",
-				   path, message, lang, lib->clips[lib->n - 1]->source);
+				   path, v[i].message, lang,
+				   lib->clips[lib->n - 1]->source);
 			lib->stats.skipped++;
 			continue;
 		}
@@ -180,12 +280,15 @@ static int scan_language(struct library *lib, const char *root,
 		if (r == -ENOMEM)
 			goto out;
 		if (r < 0) {
+			/* The next of this message (a placeholder behind a
+			 * broken human recording) still gets its chance. */
 			lib->stats.skipped++;
 			r = 0;
 			continue;
 		}
 		snprintf(c->language, sizeof(c->language), "%s", lang);
-		snprintf(c->message, sizeof(c->message), "%s", message);
+		snprintf(c->message, sizeof(c->message), "%s", v[i].message);
+		c->placeholder = v[i].placeholder;
 		c->source = strdup(path);
 		kv = realloc(*keys, (*n_keys + 1) * sizeof(**keys));
 		if (!c->source || !kv || push_clip(lib, c) < 0) {
@@ -198,9 +301,19 @@ static int scan_language(struct library *lib, const char *root,
 		*keys = kv;
 		(*keys)[(*n_keys)++] = key;
 	}
+	for (size_t i = 0; i < scripts.n; i++) {
+		bool have = false;
+
+		for (size_t j = 0; j < n && !have; j++)
+			have = v[j].valid &&
+			       strcmp(v[j].message, scripts.v[i]) == 0;
+		if (!have)
+			strv_pushf(&lib->unrecorded, "%s/%s", lang,
+				   scripts.v[i]);
+	}
 out:
-	closedir(d);
-	strv_clear(&names);
+	free(v);
+	strv_clear(&scripts);
 	return r;
 }
 
@@ -230,12 +343,14 @@ struct library *library_new(const char *root, const char *cache_dir,
 		char path[4096];
 		struct stat st;
 
-		if (e->d_name[0] == '.' || e->d_name[0] == '_')
+		if (e->d_name[0] == '.' ||
+		    (e->d_name[0] == '_' && strcmp(e->d_name, LIBRARY_SHARED)))
 			continue;
 		if (path_join(path, sizeof(path), root, e->d_name) < 0 ||
 		    stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		if (!action_valid_language(e->d_name)) {
+		if (!action_valid_language(e->d_name) &&
+		    strcmp(e->d_name, LIBRARY_SHARED) != 0) {
 			strv_pushf(problems,
 				   "%s: '%s' is not a language tag (use BCP 47, "
 				   "like 'es' or 'zh-cmn'); skipped",
@@ -256,7 +371,8 @@ struct library *library_new(const char *root, const char *cache_dir,
 				  &n_keys, problems) < 0)
 			goto fail;
 		for (size_t j = before; j < lib->n; j++) {
-			if (strcmp(lib->clips[j]->message,
+			if (strcmp(dirs.v[i], LIBRARY_SHARED) != 0 &&
+			    strcmp(lib->clips[j]->message,
 				   LIBRARY_LANGUAGE_NAME) != 0) {
 				if (strv_push(&lib->languages, dirs.v[i]) < 0)
 					goto fail;
@@ -291,6 +407,7 @@ void library_free(struct library *lib)
 		clip_unref(lib->clips[i]);
 	free(lib->clips);
 	strv_clear(&lib->languages);
+	strv_clear(&lib->unrecorded);
 	free(lib);
 }
 
@@ -319,6 +436,11 @@ struct clip *library_find(const struct library *lib, const char *language,
 const struct strv *library_languages(const struct library *lib)
 {
 	return &lib->languages;
+}
+
+const struct strv *library_unrecorded(const struct library *lib)
+{
+	return &lib->unrecorded;
 }
 
 void library_get_stats(const struct library *lib, struct library_stats *st)

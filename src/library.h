@@ -13,6 +13,13 @@
 
 /* The spoken language name lives beside the messages as _language.<ext>. */
 #define LIBRARY_LANGUAGE_NAME "_language"
+/* Sounds shared by all languages live in <root>/_shared/, found as if
+ * _shared were a language: library_find(lib, LIBRARY_SHARED, "chime"). */
+#define LIBRARY_SHARED "_shared"
+#define LIBRARY_CHIME "chime"
+/* A synthesized placeholder is named <message>.placeholder.<ext>; any
+ * other recording of the same message takes precedence over it. */
+#define LIBRARY_PLACEHOLDER ".placeholder"
 
 struct library;
 
@@ -40,6 +47,15 @@ struct clip *library_find(const struct library *lib, const char *language,
 
 /* Languages that have at least one message, sorted. */
 const struct strv *library_languages(const struct library *lib);
+
+/* "language/message" for every script (<message>.txt) that has no
+ * recording yet: what volunteers still need to record. */
+const struct strv *library_unrecorded(const struct library *lib);
+
+/* The recording the library would use for (language, message): a human
+ * one before a placeholder, then by name. Heap path, or NULL. */
+char *library_recording_path(const char *root, const char *lang,
+			     const char *message);
 
 void library_get_stats(const struct library *lib, struct library_stats *st);
 

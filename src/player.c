@@ -490,7 +490,7 @@ static void begin_fade(struct player *p)
 }
 
 static int seq_build(struct player *p, struct sequence *s,
-		     struct clip *const *clips, size_t n, bool loop)
+		     const struct player_entry *e, size_t n, bool loop)
 {
 	size_t gap = (size_t)(p->cfg.gap_s * p->cfg.rate);
 
@@ -498,9 +498,11 @@ static int seq_build(struct player *p, struct sequence *s,
 		return -EINVAL;
 	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && gap > 0)
-			s->items[s->n++].silence_frames = gap;
-		s->items[s->n++].clip = clip_ref(clips[i]);
+		size_t pause = (size_t)(e[i].pause_s * p->cfg.rate);
+
+		if (i > 0 && pause > 0)
+			s->items[s->n++].silence_frames = pause;
+		s->items[s->n++].clip = clip_ref(e[i].clip);
 	}
 	if (loop && gap > 0)
 		s->items[s->n++].silence_frames = gap;
@@ -508,11 +510,11 @@ static int seq_build(struct player *p, struct sequence *s,
 	return 0;
 }
 
-int player_start(struct player *p, struct clip *const *clips, size_t n,
+int player_start(struct player *p, const struct player_entry *e, size_t n,
 		 bool loop)
 {
 	struct sequence s;
-	int r = seq_build(p, &s, clips, n, loop);
+	int r = seq_build(p, &s, e, n, loop);
 
 	if (r < 0)
 		return r;

@@ -13,13 +13,13 @@
 #include "clip.h"
 #include "output.h"
 
-#define PLAYER_MAX_ITEMS 64
+#define PLAYER_MAX_ITEMS 128
 #define PLAYER_FADE_OUT_MS 10.0 /* preemption and stop */
 #define PLAYER_RESUME_FADE_MS 5.0
 
 struct player_config {
 	unsigned rate;
-	double gap_s;        /* silence between clips of a sequence */
+	double gap_s;        /* silence between the rounds of a loop */
 	double loop_limit_s; /* 0 = none; loops end at the clip boundary */
 };
 
@@ -51,10 +51,17 @@ void player_free(struct player *p);
  * retries run from the poll loop with backoff. */
 int player_open_device(struct player *p);
 
-/* Plays clips in order with gap_s between them; loop repeats the whole
- * sequence with a gap. Takes references. Whatever was playing fades out
- * first. n must be 1..PLAYER_MAX_ITEMS/2. */
-int player_start(struct player *p, struct clip *const *clips, size_t n,
+/* One clip of a sequence and the silence before it (ignored for the
+ * first clip; a loop puts gap_s before its first clip each round). */
+struct player_entry {
+	struct clip *clip;
+	double pause_s;
+};
+
+/* Plays the clips in order; loop repeats the whole sequence after gap_s.
+ * Takes references. Whatever was playing fades out first. n must be
+ * 1..PLAYER_MAX_ITEMS/2. */
+int player_start(struct player *p, const struct player_entry *e, size_t n,
 		 bool loop);
 /* Fades out whatever plays; a no-op when idle. */
 void player_stop(struct player *p);

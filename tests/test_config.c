@@ -117,6 +117,40 @@ static void assert_languages(const struct config *c, const char *const *want)
 }
 
 /* The defaults that the shipped file repeats. */
+static void test_bool_spellings(void **state)
+{
+	static const struct {
+		const char *text;
+		bool want;
+	} cases[] = {{"yes", true}, {"YES", true}, {"true", true},
+		     {"on", true},  {"1", true},   {"no", false},
+		     {"False", false}, {"off", false}, {"0", false}};
+	char dir[] = "/tmp/bullhorn-bool-XXXXXX", path[64], text[128];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/b.ini", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct strv errors = {0};
+		struct config *c = NULL;
+		FILE *f = fopen(path, "we");
+
+		assert_non_null(f);
+		snprintf(text, sizeof(text),
+			 "[playback]\nchime = %s\nspeak_language = %s\n",
+			 cases[i].text, cases[i].text);
+		fputs(text, f);
+		fclose(f);
+		assert_int_equal(config_load(path, &c, &errors), 0);
+		assert_int_equal(c->chime, cases[i].want);
+		assert_int_equal(c->speak_language, cases[i].want);
+		config_free(c);
+		strv_clear(&errors);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
 static void check_default_values(const struct config *c)
 {
 	assert_string_equal(c->device, "default");
@@ -130,6 +164,8 @@ static void check_default_values(const struct config *c)
 	assert_double(c->loop_limit_s, 600);
 	assert_int_equal(c->volume, 80);
 	assert_int_equal(c->max_volume, 100);
+	assert_false(c->chime);
+	assert_false(c->speak_language);
 }
 
 /* What a file that sets nothing gets, but for the paths. */
@@ -329,7 +365,9 @@ struct bad_case {
 };
 
 #define AUDIO_KEYS    "device, rate, channels, buffer_ms, period_ms"
-#define PLAYBACK_KEYS "languages, gap_s, loop_limit_s, volume, max_volume"
+#define PLAYBACK_KEYS                                                          \
+	"languages, gap_s, loop_limit_s, chime, speak_language, volume, "      \
+	"max_volume"
 #define SECTIONS      "[audio], [paths], [loudness], [playback], [keys]"
 
 static const struct bad_case bad_cases[] = {
@@ -358,6 +396,15 @@ static const struct bad_case bad_cases[] = {
      1,
      {"/t.ini:2: [playback] gap_s: '1.5s' is not a number; allowed: 0 "
       "to 60 s"}},
+    {"chime not a yes or no",
+     "[playback]\nchime = maybe\n",
+     1,
+     {"/t.ini:2: [playback] chime: 'maybe' is not yes or no; allowed: yes "
+      "or no"}},
+    {"speak_language empty-ish",
+     "[playback]\nspeak_language = 2\n",
+     1,
+     {"/t.ini:2: [playback] speak_language: '2' is not yes or no"}},
     {"target_lufs nan",
      "[loudness]\ntarget_lufs = nan\n",
      1,
@@ -918,6 +965,7 @@ int main(void)
 	static const struct CMUnitTest fixed[] = {
 	    cmocka_unit_test(test_shipped),
 	    cmocka_unit_test(test_new_default),
+	    cmocka_unit_test(test_bool_spellings),
 	    cmocka_unit_test(test_bare_file_name),
 	    cmocka_unit_test(test_paths_in_subfolder),
 	    cmocka_unit_test(test_socket_length),

@@ -137,7 +137,7 @@ static void test_loudness_and_peak_of_real_speech(void **state)
 	/* The repo's own (placeholder) recording, through the whole chain. */
 	snprintf(lib, sizeof(lib), "/tmp/bullhorn-speech-%d", (int)getpid());
 	snprintf(cmd, sizeof(cmd),
-		 "rm -rf %s && mkdir -p %s/en && cp audio/en/silent.opus %s/en/",
+		 "rm -rf %s && mkdir -p %s/en && cp audio/en/silent.placeholder.opus %s/en/",
 		 lib, lib, lib);
 	assert_int_equal(system(cmd), 0);
 	t = started(&o);
@@ -249,6 +249,47 @@ static void test_all_plays_each_language_with_gaps(void **state)
 	assert_silent(cap, en_n + gap + es_n, cap_n);
 	free(en);
 	free(es);
+	free(cap);
+	assert_int_equal(tu_stop(t), 0);
+	tu_free(t);
+}
+
+static void test_chime_and_spoken_language_names(void **state)
+{
+	struct tu_opts o = {.gap_s = 0.25, .chime = true, .speak_language = true};
+	struct tu *t = started(&o);
+	size_t cap_n, n[5] = {0}, at = 0;
+	const size_t chime_pause = TU_RATE * 3 / 10, name_pause = TU_RATE * 2 / 5;
+	float *r[5], *cap;
+
+	(void)state;
+	req_ok(t, "play rights all", "ok playing rights en es");
+	assert_int_equal(tu_wait_idle(t, 1, 8000), 0);
+	r[0] = tu_render(t, "chime", "_shared", &n[0]);
+	r[1] = tu_render(t, "_language", "en", &n[1]);
+	r[2] = tu_render(t, "rights", "en", &n[2]);
+	r[3] = tu_render(t, "_language", "es", &n[3]);
+	r[4] = tu_render(t, "rights", "es", &n[4]);
+	cap = tu_capture(t, &cap_n);
+	/* chime, 0.3 s, "English", 0.4 s, rights en, gap, "Español", 0.4 s,
+	 * rights es. */
+	assert_matches(cap, cap_n, at, r[0], n[0], 1.0f);
+	at += n[0] + chime_pause;
+	assert_matches(cap, cap_n, at, r[1], n[1], 1.0f);
+	at += n[1] + name_pause;
+	assert_matches(cap, cap_n, at, r[2], n[2], 1.0f);
+	at += n[2] + TU_RATE / 4;
+	assert_matches(cap, cap_n, at, r[3], n[3], 1.0f);
+	at += n[3] + name_pause;
+	assert_matches(cap, cap_n, at, r[4], n[4], 1.0f);
+	/* A single play: the chime, then the message; no name. */
+	req_ok(t, "play door es", "ok playing door es");
+	assert_int_equal(tu_wait_idle(t, 2, 8000), 0);
+	free(cap);
+	cap = tu_capture(t, &cap_n);
+	assert_true(find_clip(cap, cap_n, at + n[4], r[0], n[0]) > 0);
+	for (int i = 0; i < 5; i++)
+		free(r[i]);
 	free(cap);
 	assert_int_equal(tu_stop(t), 0);
 	tu_free(t);
@@ -431,7 +472,7 @@ static void test_bad_audio_files_are_skipped(void **state)
 	assert_int_equal(tu_count(t->log, "en/empty.ogg: "), 1);
 	assert_int_equal(tu_count(t->log, "notes.txt"), 0);
 	req_ok(t, "status", "ok state=idle device=ready language=en volume=100 "
-			    "max_volume=100 recordings=7");
+			    "max_volume=100 recordings=8");
 	req_ok(t, "play broken", "error: no recording of 'broken'");
 	req_ok(t, "play rights", "ok playing rights en");
 	assert_int_equal(tu_wait_idle(t, 1, 5000), 0);
@@ -749,6 +790,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_preemption_fades_into_new_message, tu_teardown),
 		cmocka_unit_test_teardown(test_stop_silences_within_one_buffer, tu_teardown),
 		cmocka_unit_test_teardown(test_all_plays_each_language_with_gaps, tu_teardown),
+		cmocka_unit_test_teardown(test_chime_and_spoken_language_names,
+					  tu_teardown),
 		cmocka_unit_test_teardown(test_loop_repeats_until_its_limit, tu_teardown),
 		cmocka_unit_test_teardown(test_loop_until_stop, tu_teardown),
 		cmocka_unit_test_teardown(test_missing_language_falls_back, tu_teardown),

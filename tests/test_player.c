@@ -176,7 +176,20 @@ static const struct output_ops fake_ops = {
 	.recover = f_recover,
 };
 
+/* Clips played one after the other with the rig's gap between them, the
+ * way the daemon's "all" does. */
+static int start(struct player *p, struct clip *const *c, size_t n,
+		 bool loop, double gap_s)
+{
+	struct player_entry e[PLAYER_MAX_ITEMS];
+
+	for (size_t i = 0; i < n && i < PLAYER_MAX_ITEMS; i++)
+		e[i] = (struct player_entry){c[i], gap_s};
+	return player_start(p, e, n, loop);
+}
+
 struct rig {
+	double gap;
 	struct fake f;
 	struct events ev;
 	struct player *p;
@@ -189,6 +202,7 @@ static struct rig *rig_new(double gap_s, double loop_limit_s)
 	struct player_config pc = {RATE, gap_s, loop_limit_s};
 
 	assert_non_null(r);
+	r->gap = gap_s;
 	r->f.efd = eventfd(0, EFD_CLOEXEC);
 	assert_true(r->f.efd >= 0);
 	r->p = player_new(&fake_ops, &r->f, &op, &pc, on_event, &r->ev);
@@ -293,7 +307,7 @@ static void test_plays_clip_exactly(void **state)
 	(void)state;
 	assert_int_equal(player_open_device(r->p), 0);
 	assert_int_equal(r->ev.count[PLAYER_DEVICE_OPENED], 1);
-	assert_int_equal(player_start(r->p, &a, 1, false), 0);
+	assert_int_equal(start(r->p, &a, 1, false, r->gap), 0);
 	/* The first sound reaches the output at once, without waiting for a
 	 * poll round: the whole buffer is filled right away. */
 	assert_int_equal(r->f.rec_n, BUFFER);
@@ -318,7 +332,7 @@ static void test_idle_asks_for_no_wakeups(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	run_until_idle(r);
 	n = player_pollfds(r->p, fds, 8);
 	/* Only the timer, and it is not armed: poll would sleep forever. */
@@ -336,11 +350,11 @@ static void test_preempt_fades_then_switches(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	for (int i = 0; i < 10; i++)
 		step(r, 0);
 	k = r->f.rec_n; /* A is written up to here when B arrives */
-	player_start(r->p, &b, 1, false);
+	start(r->p, &b, 1, false, r->gap);
 	run_until_idle(r);
 	assert_samples(r->f.rec, a->samples, k, 1.0f);
 	/* A fades out over FADE_OUT frames, continuing where it was. */
@@ -368,7 +382,7 @@ static void test_stop_fades_and_goes_idle(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	for (int i = 0; i < 5; i++)
 		step(r, 0);
 	k = r->f.rec_n;
@@ -397,7 +411,7 @@ static void test_stop_with_rewind_is_heard_at_once(void **state)
 	(void)state;
 	r->f.can_rewind = true;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	for (int i = 0; i < 5; i++)
 		step(r, 0);
 	heard = r->f.played;
@@ -428,14 +442,14 @@ static void test_preempt_with_rewind_never_replays_old_fade(void **state)
 	(void)state;
 	r->f.can_rewind = true;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	step(r, 0);
 	/* B preempts A, and C preempts B before B's first buffer is heard:
 	 * the rewind may take back B's samples but never A's fade. */
-	player_start(r->p, &b, 1, false);
+	start(r->p, &b, 1, false, r->gap);
 	step(r, 0);
 	heard = r->f.played;
-	player_start(r->p, &c, 1, false);
+	start(r->p, &c, 1, false, r->gap);
 	run_until_idle(r);
 	assert_true(find_tail(&r->f, c) > heard);
 	for (size_t i = 1; i < r->f.rec_n; i++)
@@ -454,7 +468,7 @@ static void test_sequence_with_gaps(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, c, 2, false);
+	start(r->p, c, 2, false, r->gap);
 	run_until_idle(r);
 	assert_len(&r->f, c[0]->frames + gap + c[1]->frames);
 	assert_samples(r->f.rec, c[0]->samples, c[0]->frames, 1.0f);
@@ -478,7 +492,7 @@ static void test_loop_ends_at_clip_after_limit(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, true);
+	start(r->p, &a, 1, true, r->gap);
 	run_until_idle(r);
 	assert_int_equal(r->ev.count[PLAYER_LOOP_LIMIT], 1);
 	assert_len(&r->f, 2 * unit + a->frames);
@@ -496,7 +510,7 @@ static void test_loop_until_stopped(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, true);
+	start(r->p, &a, 1, true, r->gap);
 	for (int i = 0; i < 300; i++) /* 3 s of periods */
 		step(r, 0);
 	assert_true(player_is_playing(r->p));
@@ -516,13 +530,13 @@ static void test_volume_ramps_to_cubic_gain(void **state)
 	(void)state;
 	player_open_device(r->p);
 	player_set_volume(r->p, 50); /* idle: applies at once */
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	run_until_idle(r);
 	assert_samples(r->f.rec, a->samples, a->frames, 0.125f);
 	/* While playing, a change ramps (20 ms) instead of jumping. */
 	r->f.rec_n = r->f.played = 0;
 	player_set_volume(r->p, 100);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	player_set_volume(r->p, 0);
 	run_until_idle(r);
 	for (size_t i = 1; i < r->f.rec_n; i++)
@@ -544,7 +558,7 @@ static void test_missing_device_retries_then_plays(void **state)
 	assert_int_equal(r->ev.count[PLAYER_DEVICE_FAILED], 1);
 	assert_false(player_device_ok(r->p));
 	/* A press while the card is missing is kept, not lost. */
-	assert_int_equal(player_start(r->p, &a, 1, false), 0);
+	assert_int_equal(start(r->p, &a, 1, false, r->gap), 0);
 	step(r, 400); /* first retry after 250 ms: fails again, quietly */
 	assert_true(r->f.opens >= 2);
 	assert_int_equal(r->ev.count[PLAYER_DEVICE_FAILED], 1);
@@ -566,7 +580,7 @@ static void test_xrun_recovers_in_place(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	step(r, 0);
 	r->f.avail_err = -EPIPE;
 	step(r, 0);
@@ -587,7 +601,7 @@ static void test_device_lost_mid_play_comes_back(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	step(r, 0);
 	r->f.avail_err = -ENODEV;
 	step(r, 0);
@@ -611,7 +625,7 @@ static void test_clip_outlives_caller_reference(void **state)
 
 	(void)state;
 	player_open_device(r->p);
-	player_start(r->p, &a, 1, false);
+	start(r->p, &a, 1, false, r->gap);
 	first = a->samples[BUFFER + 10];
 	/* A reload frees the library while the clip still plays. */
 	clip_unref(a);
@@ -626,8 +640,8 @@ static void test_rejects_bad_sequences(void **state)
 	struct clip *c[PLAYER_MAX_ITEMS];
 
 	(void)state;
-	assert_int_equal(player_start(r->p, c, 0, false), -EINVAL);
-	assert_int_equal(player_start(r->p, c, PLAYER_MAX_ITEMS, false),
+	assert_int_equal(start(r->p, c, 0, false, r->gap), -EINVAL);
+	assert_int_equal(start(r->p, c, PLAYER_MAX_ITEMS, false, r->gap),
 			 -EINVAL);
 	rig_free(r);
 }

@@ -36,6 +36,8 @@ struct tu_opts {
 	double target_lufs;    /* default -18 */
 	unsigned buffer_ms;    /* default 40 */
 	double speed;          /* bhrt speed, default 1 */
+	bool chime;
+	bool speak_language;
 };
 
 struct tu {
@@ -131,7 +133,7 @@ static inline void tu_write_audio(const char *path, const float *mono,
 	free(buf);
 }
 
-/* The standard test library: en and es, messages rights (1.0 s),
+/* The standard test library: a chime in _shared; en and es, messages rights (1.0 s),
  * door (3.0 s, long enough to be interrupted) and silent (0.6 s, en only
  * as 44.1 kHz stereo, to go through the resampler); _language names. */
 static inline void tu_make_library(const char *lib)
@@ -149,6 +151,17 @@ static inline void tu_make_library(const char *lib)
 	char path[512];
 
 	mkdir(lib, 0755);
+	{
+		size_t n;
+		float *s = tu_speechlike(0.3, 48000, 0.1, 9, &n);
+
+		snprintf(path, sizeof(path), "%s/_shared", lib);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/_shared/chime.wav", lib);
+		tu_write_audio(path, s, n, 48000, 1,
+			       SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+		free(s);
+	}
 	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
 		size_t n;
 		float *s = tu_speechlike(items[i].seconds, items[i].rate, 0.1,
@@ -176,11 +189,13 @@ static inline void tu_write_config(struct tu *t)
 		 "socket = %s\n\n"
 		 "[loudness]\ntarget_lufs = %.1f\nceiling_dbtp = -1.0\n\n"
 		 "[playback]\nlanguages = %s\ngap_s = %.3f\n"
-		 "loop_limit_s = %.1f\nvolume = %u\nmax_volume = %u\n\n"
+		 "loop_limit_s = %.1f\nvolume = %u\nmax_volume = %u\n"
+		 "chime = %s\nspeak_language = %s\n\n"
 		 "[keys]\n1 = play rights\n0 = stop\n",
 		 o->device, o->buffer_ms, t->lib, t->dir, t->dir, t->sock,
 		 o->target_lufs, o->languages, o->gap_s, o->loop_limit_s,
-		 o->volume, o->max_volume);
+		 o->volume, o->max_volume, o->chime ? "yes" : "no",
+		 o->speak_language ? "yes" : "no");
 	tu_write(t->cfg, text);
 }
 
