@@ -115,6 +115,7 @@ static int set_hw(struct output_alsa *o, const struct output_params *p,
 static int set_sw(struct output_alsa *o, const struct output_info *info)
 {
 	snd_pcm_sw_params_t *sw;
+	snd_pcm_uframes_t boundary;
 	int r;
 
 	snd_pcm_sw_params_alloca(&sw);
@@ -130,6 +131,13 @@ static int set_sw(struct output_alsa *o, const struct output_info *info)
 	r = snd_pcm_sw_params_set_avail_min(o->pcm, sw, info->period_frames);
 	if (r < 0)
 		return r;
+	/* Have ALSA silence what has played, so a late wake-up at the end of
+	 * a stream replays nothing stale. Best effort: not every plugin
+	 * supports it, and the player pads with silence anyway. */
+	if (snd_pcm_sw_params_get_boundary(sw, &boundary) == 0) {
+		snd_pcm_sw_params_set_silence_threshold(o->pcm, sw, 0);
+		snd_pcm_sw_params_set_silence_size(o->pcm, sw, boundary);
+	}
 	return snd_pcm_sw_params(o->pcm, sw);
 }
 

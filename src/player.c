@@ -60,6 +60,7 @@ struct player {
 	size_t fade_total, fade_left;
 	size_t fadein_total, fadein_left;
 	bool announced; /* PLAYER_CLIP_STARTED sent for cur.items[idx] */
+	struct clip *to_announce; /* started in the last refill, not told yet */
 
 	float gain, gain_target, gain_step;
 
@@ -160,6 +161,7 @@ void player_free(struct player *p)
 	seq_clear(&p->cur);
 	seq_clear(&p->next);
 	close(p->timer_fd);
+	clip_unref(p->to_announce);
 	free(p->hist);
 	free(p);
 }
@@ -291,8 +293,9 @@ static size_t generate(struct player *p, float *buf, size_t n)
 		if (p->state == PS_PLAYING && !p->announced &&
 		    p->cur.idx < p->cur.n && p->cur.items[p->cur.idx].clip) {
 			p->announced = true;
-			emit(p, PLAYER_CLIP_STARTED, 0,
-			     p->cur.items[p->cur.idx].clip, NULL);
+			/* Told after the write: a slow log must never hold
+			 * back the first frame. */
+			p->to_announce = clip_ref(p->cur.items[p->cur.idx].clip);
 		}
 		if (p->state != PS_PLAYING && p->state != PS_FADING)
 			break;
@@ -359,9 +362,10 @@ static void begin_drain(struct player *p)
 	if (delay < 0)
 		delay = 0;
 	ms = (double)delay * 1000.0 / p->cfg.rate;
-	/* Stop half a period before the padding runs out: the sound has
-	 * played, and the device never underruns on the way to idle. */
-	ms -= 500.0 * (double)p->info.period_frames / p->cfg.rate;
+	/* Stop a period before the padding runs out: the sound has played
+	 * (the padding is at least two periods), and a wake-up up to a
+	 * period late still finds the device running. */
+	ms -= 1000.0 * (double)p->info.period_frames / p->cfg.rate;
 	timer_arm(p, TIMER_DRAIN, ms > 0 ? ms : 0);
 }
 
@@ -399,12 +403,12 @@ static bool refill(struct player *p, size_t max)
 	if (p->state == PS_PLAYING || p->state == PS_FADING) {
 		p->pend_n = generate(p, p->pend, max);
 		if (p->state == PS_DRAINING) {
-			/* Silence to the next period boundary and one period
+			/* Silence to the next period boundary and two periods
 			 * more, so the device starts even for a tiny clip and
 			 * never runs dry before the drain stops it. */
 			size_t end = p->written + p->pend_n;
 
-			p->pad_left = per + (per - end % per) % per;
+			p->pad_left = 2 * per + (per - end % per) % per;
 		}
 	}
 	p->pend_pad = 0;
@@ -414,6 +418,17 @@ static bool refill(struct player *p, size_t max)
 		p->pend_pad++;
 	}
 	return p->pend_n > 0;
+}
+
+static void announce(struct player *p)
+{
+	struct clip *c = p->to_announce;
+
+	if (!c)
+		return;
+	p->to_announce = NULL;
+	emit(p, PLAYER_CLIP_STARTED, 0, c, NULL);
+	clip_unref(c);
 }
 
 /* Writes as much as the output takes, but at most one buffer per call:
@@ -435,10 +450,10 @@ static void fill(struct player *p)
 		avail = p->ops->avail(p->out);
 		if (avail < 0) {
 			handle_error(p, avail);
-			return;
+			goto out;
 		}
 		if (avail == 0)
-			return;
+			goto out;
 		if ((size_t)avail > budget)
 			avail = (long)budget;
 		if (p->pend_n == 0 && !refill(p, (size_t)avail))
@@ -447,7 +462,7 @@ static void fill(struct player *p)
 		w = p->ops->write(p->out, p->pend + p->pend_off, want);
 		if (w < 0) {
 			handle_error(p, w);
-			return;
+			goto out;
 		}
 		p->pend_off += (size_t)w;
 		p->pend_n -= (size_t)w;
@@ -456,10 +471,12 @@ static void fill(struct player *p)
 		if (p->pend_pad > p->pend_n)
 			p->pend_pad = p->pend_n;
 		if ((size_t)w < want)
-			return;
+			goto out;
 	}
 	if (p->state == PS_DRAINING && p->timer_use != TIMER_DRAIN)
 		begin_drain(p);
+out:
+	announce(p);
 }
 
 /* Begins the fade-out of what plays. When the device can take back what

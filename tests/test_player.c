@@ -263,13 +263,13 @@ static struct clip *tone(double hz, double seconds, float amp)
 	return clip_new_owned(s, n, RATE, NULL);
 }
 
-/* The drain pads with at most two periods of silence: the length is the
- * sound's plus that, and the padding is silent. */
+/* The drain pads with at most three periods of silence: the length is
+ * the sound's plus that, and the padding is silent. */
 static void assert_len(const struct fake *f, size_t sound)
 {
-	if (f->rec_n < sound || f->rec_n > sound + 2 * PERIOD)
+	if (f->rec_n < sound || f->rec_n > sound + 3 * PERIOD)
 		fail_msg("wrote %zu frames, want %zu plus at most %d of padding",
-			 f->rec_n, sound, 2 * PERIOD);
+			 f->rec_n, sound, 3 * PERIOD);
 	for (size_t i = sound; i < f->rec_n; i++)
 		assert_float_equal(f->rec[i], 0.0f, 0.0);
 }
