@@ -382,6 +382,9 @@ struct library *library_new(const char *root, const char *cache_dir,
 	}
 	if (lib->n)
 		qsort(lib->clips, lib->n, sizeof(*lib->clips), cmp_clip);
+	if (lib->unrecorded.n)
+		qsort(lib->unrecorded.v, lib->unrecorded.n, sizeof(char *),
+		      cmp_str);
 	lib->stats.clips = lib->n;
 	/* Entries of recordings that changed or went away would otherwise
 	 * pile up on a small SD card. */
