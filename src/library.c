@@ -210,12 +210,20 @@ static int load_one(struct library *lib, const char *path,
 	}
 	lib->stats.processed++;
 	if (cache_dir) {
+		struct clip *mapped = NULL;
+
 		r = cache_store(cache_dir, *key, c);
 		if (r < 0)
 			strv_pushf(problems,
 				   "%s: cannot write cache entry in %s (%s); "
 				   "playing from memory",
 				   path, cache_dir, strerror(-r));
+		/* Play from the entry just written, like after a restart:
+		 * mapped pages cost no heap and can be paged out. */
+		else if (cache_load(cache_dir, *key, &mapped) == 0) {
+			clip_unref(c);
+			c = mapped;
+		}
 	}
 	*out = c;
 	return 0;
