@@ -38,7 +38,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 ALSA_PLUGIN := $(BUILD)/tests/libasound_module_pcm_bhrt.so
 
 .PHONY: all test sanitize run install uninstall clean placeholders \
-        format lint bench
+        format lint bench bench-normalize
 
 all: $(addprefix $(BUILD)/,$(PROGS))
 
@@ -81,6 +81,9 @@ placeholders:
 
 bench: all $(ALSA_PLUGIN)
 	sh bench/latency.sh
+
+bench-normalize: all
+	sh bench/normalize.sh
 
 format:
 	clang-format -i src/*.c src/*.h tests/*.c tests/*.h tests/alsa/*.c

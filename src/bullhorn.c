@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <alsa/asoundlib.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +14,9 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "check.h"
+#include "importer.h"
+#include "recorder.h"
 #include "config.h"
 #include "control.h"
 #include "library.h"
@@ -32,35 +38,41 @@ enum exit_code {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: bullhorn [--config FILE] COMMAND [ARGS]\n"
-		"\n"
-		"Commands that talk to the running bullhornd:\n"
-		"  play MESSAGE [LANGUAGE|all]   play once\n"
-		"  loop MESSAGE [LANGUAGE|all]   repeat until stopped\n"
-		"  stop                          silence now\n"
-		"  next-language                 switch language, speak its name\n"
-		"  volume +N|-N|N                change or set the volume (0-100)\n"
-		"  status                        what the daemon is doing\n"
-		"  reload                        re-read config and library\n"
-		"  send LINE                     send one raw request line\n"
-		"Commands that work on files alone:\n"
-		"  check                         validate the config and the\n"
-		"                                library, list every recording\n"
-		"  render MESSAGE LANGUAGE -o OUT.wav\n"
-		"                                (LANGUAGE _shared: the chime)\n"
-		"                                write exactly what the daemon\n"
-		"                                plays, at full volume (32-bit\n"
-		"                                float WAV)\n"
-		"\n"
-		"  -c, --config FILE  config file (default %s)\n"
-		"  -h, --help         this help\n"
-		"  -V, --version      the version\n"
-		"\n"
-		"Exit codes: 0 done, 1 the daemon refused the request, 2 usage,\n"
-		"3 no daemon answering, 4 config has mistakes, 5 a recording\n"
-		"or file could not be used (check: the library has problems).\n",
-		BULLHORN_DEFAULT_CONFIG);
+	fprintf(
+	    f,
+	    "Usage: bullhorn [--config FILE] COMMAND [ARGS]\n"
+	    "\n"
+	    "Commands that talk to the running bullhornd:\n"
+	    "  play MESSAGE [LANGUAGE|all]   play once\n"
+	    "  loop MESSAGE [LANGUAGE|all]   repeat until stopped\n"
+	    "  stop                          silence now\n"
+	    "  next-language                 switch language, speak its name\n"
+	    "  volume +N|-N|N                change or set the volume (0-100)\n"
+	    "  status                        what the daemon is doing\n"
+	    "  reload                        re-read config and library\n"
+	    "  send LINE                     send one raw request line\n"
+	    "Commands that work on files alone:\n"
+	    "  check [--json] [--strict]     validate the config and the\n"
+	    "                                library, list every recording\n"
+	    "  import FILE --language L --message M [--replace]\n"
+	    "                                add a recording to the library\n"
+	    "  record --language L --message M [--seconds N] [--replace]\n"
+	    "                                record one from [record] device\n"
+	    "  render MESSAGE LANGUAGE -o OUT.wav\n"
+	    "                                write exactly what the daemon\n"
+	    "                                plays, at full volume (32-bit\n"
+	    "                                float WAV; LANGUAGE _shared for\n"
+	    "                                the chime)\n"
+	    "\n"
+	    "  -c, --config FILE  config file (default %s)\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      the version\n"
+	    "\n"
+	    "Exit codes: 0 done, 1 the daemon refused the request, or check,\n"
+	    "import or record found an error, 2 usage, 3 no daemon\n"
+	    "answering, 4 config has mistakes, 5 render could not read or\n"
+	    "write a file.\n",
+	    BULLHORN_DEFAULT_CONFIG);
 }
 
 static struct config *load_config(const char *path)
@@ -174,10 +186,7 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 		config_free(cfg);
 		return EXIT_FILE;
 	}
-	s = (struct process_settings){.rate = cfg->rate,
-				      .target_lufs = cfg->target_lufs,
-				      .ceiling_dbtp = cfg->ceiling_dbtp,
-				      .fade_ms = 5.0};
+	s = config_processing(cfg);
 	r = process_file(src, &s, &samples, &frames, &st, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "bullhorn: %s: %s\n", src, err);
@@ -203,100 +212,223 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 	return r < 0 ? EXIT_FILE : EXIT_OK;
 }
 
-struct check_ctx {
-	const struct config *cfg;
-	int notes;
-	int placeholders;
+/* Options shared by import and record: --language L --message M
+ * [--replace] [--seconds N]; the rest is positional. */
+struct file_opts {
+	const char *language, *message, *positional;
+	bool replace;
+	double seconds;
 };
 
-static void check_row(const struct clip *c, void *data)
+static int parse_file_opts(int argc, char **argv, struct file_opts *o)
 {
-	struct check_ctx *x = data;
-	char note[160] = "";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
 
-	if (c->stats.peak_limited) {
-		snprintf(note, sizeof(note),
-			 "%.1f LU under target: its peaks are high for its "
-			 "loudness",
-			 x->cfg->target_lufs - c->stats.lufs);
-		x->notes++;
-	} else if (c->stats.too_short) {
-		snprintf(note, sizeof(note), "very short (under 0.4 s)");
-	} else if (c->stats.duration_s > 30.0) {
-		snprintf(note, sizeof(note),
-			 "long for a field announcement (over 30 s)");
-		x->notes++;
+		if (strcmp(a, "--replace") == 0) {
+			o->replace = true;
+		} else if (i + 1 < argc && (strcmp(a, "--language") == 0 ||
+					    strcmp(a, "-l") == 0)) {
+			o->language = argv[++i];
+		} else if (i + 1 < argc && (strcmp(a, "--message") == 0 ||
+					    strcmp(a, "-m") == 0)) {
+			o->message = argv[++i];
+		} else if (i + 1 < argc && strcmp(a, "--seconds") == 0) {
+			if (parse_double(argv[++i], 1, 600, &o->seconds) < 0)
+				return -EINVAL;
+		} else if (a[0] != '-' && !o->positional) {
+			o->positional = a;
+		} else {
+			return -EINVAL;
+		}
 	}
-	printf("%-10s %-12s %6.1f s %7.1f %7.1f %7.1f  %s%s%s\n", c->language,
-	       c->message, c->stats.duration_s, c->stats.source_lufs,
-	       c->stats.lufs, c->stats.true_peak_dbtp,
-	       c->placeholder ? "placeholder" : "",
-	       c->placeholder && note[0] ? "; " : "", note);
-	if (c->placeholder)
-		x->placeholders++;
+	return o->language && o->message ? 0 : -EINVAL;
 }
 
-/* Validates the config and the whole library and lists every recording,
- * without a daemon and without touching the daemon's cache. */
-static int cmd_check(const char *config_path)
+static int import_and_report(const struct config *cfg, const char *source,
+			     const struct file_opts *o)
 {
-	struct check_ctx x = {0};
-	struct process_settings s;
-	struct strv problems = {0};
-	struct library *lib;
+	struct import_request req = {.source = source,
+				     .library = cfg->library,
+				     .language = o->language,
+				     .message = o->message,
+				     .replace = o->replace};
+	struct process_settings s = config_processing(cfg);
+	struct import_result res;
+	struct clip *c;
+	char err[512];
+	int r = import_file(&req, &s, &res, &c, err, sizeof(err));
+
+	if (r < 0) {
+		fprintf(stderr, "bullhorn: %s\n", err);
+		return 1;
+	}
+	check_print_row(stdout, NULL, cfg);
+	check_print_row(stdout, c, cfg);
+	printf("\nimported as %s%s\n", res.dest,
+	       res.converted ? " (converted with ffmpeg)" : "");
+	if (res.backup[0])
+		printf("the recording it replaces is kept as %s\n", res.backup);
+	if (res.new_language)
+		printf("new language '%s': add it to [playback] languages, and "
+		       "record its name as message _language\n",
+		       o->language);
+	printf("run `bullhorn reload` to play it on the running kit\n");
+	clip_unref(c);
+	return 0;
+}
+
+static int cmd_import(const char *config_path, int argc, char **argv)
+{
+	struct file_opts o = {0};
 	struct config *cfg;
-	int code = EXIT_OK;
+	int code;
 
+	if (parse_file_opts(argc, argv, &o) < 0 || !o.positional) {
+		fprintf(stderr, "bullhorn: usage: import FILE --language L "
+				"--message M [--replace]\n");
+		return EXIT_USAGE;
+	}
 	cfg = load_config(config_path);
-	if (!cfg) {
-		fprintf(stderr, "bullhorn: %s has mistakes; nothing else was "
-				"checked\n",
-			config_path);
+	if (!cfg)
 		return EXIT_CONFIG;
-	}
-	printf("config %s: ok\n", cfg->path);
-	s = (struct process_settings){.rate = cfg->rate,
-				      .target_lufs = cfg->target_lufs,
-				      .ceiling_dbtp = cfg->ceiling_dbtp,
-				      .fade_ms = 5.0};
-	lib = library_new(cfg->library, NULL, &s, &problems);
-	if (lib) {
-		x.cfg = cfg;
-		printf("\n%-10s %-12s %8s %7s %7s %7s\n", "language",
-		       "message", "length", "LUFS in", "out", "dBTP");
-		library_foreach(lib, check_row, &x);
-		if (x.placeholders)
-			printf("\n%d placeholder%s (synthesized, marked "
-			       "<message>.placeholder.<ext>): human recordings "
-			       "replace them\n",
-			       x.placeholders, x.placeholders == 1 ? "" : "s");
-		if (library_unrecorded(lib)->n) {
-			const struct strv *u = library_unrecorded(lib);
+	code = import_and_report(cfg, o.positional, &o);
+	config_free(cfg);
+	return code;
+}
 
-			printf("\nneeds a recording (the script is there; "
-			       "presses fall back to another language):\n");
-			for (size_t i = 0; i < u->n; i++)
-				printf("  %s\n", u->v[i]);
+/* Asks the running daemon for its beep; says so when there is none. */
+static void beep(const struct config *cfg)
+{
+	char reply[128];
+
+	if (control_request(cfg->socket, "beep", reply, sizeof(reply), 2000) <
+		0 ||
+	    strncmp(reply, "ok", 2) != 0)
+		fprintf(stderr, "(no beep: bullhornd is not running)\a\n");
+	/* Let the beep end before the microphone opens or closes. */
+	usleep(400 * 1000);
+}
+
+static void show_level(const int16_t *buf, size_t n, double seconds)
+{
+	int peak = 0, bars;
+	double db;
+
+	for (size_t i = 0; i < n; i++)
+		if (abs(buf[i]) > peak)
+			peak = abs(buf[i]);
+	db = peak > 0 ? 20 * log10(peak / 32767.0) : -90;
+	bars = db < -60 ? 0 : (int)((db + 60) / 2);
+	fprintf(stderr, "\rrecording %5.1f s  level %4.0f dBFS %-30.*s%s",
+		seconds, db, bars, "##############################",
+		db > -1	   ? " TOO LOUD"
+		: db < -40 ? " too quiet"
+			   : "        ");
+}
+
+static int cmd_record(const char *config_path, int argc, char **argv)
+{
+	const unsigned rate = 48000;
+	struct file_opts o = {0};
+	char tmp[] = "/tmp/bullhorn-record-XXXXXX", wav[64];
+	struct recorder *rec = NULL;
+	struct config *cfg;
+	int16_t *buf = NULL;
+	size_t n = 0, max, last_meter = 0;
+	bool tty = isatty(STDERR_FILENO), keys = true;
+	int code = 1, r;
+
+	if (parse_file_opts(argc, argv, &o) < 0 || o.positional) {
+		fprintf(stderr, "bullhorn: usage: record --language L "
+				"--message M [--seconds N] [--replace]\n");
+		return EXIT_USAGE;
+	}
+	cfg = load_config(config_path);
+	if (!cfg)
+		return EXIT_CONFIG;
+	max = (size_t)((o.seconds ? o.seconds : cfg->record_max_s) * rate);
+	buf = malloc(max * sizeof(*buf));
+	if (!buf || !mkdtemp(tmp)) {
+		fprintf(stderr,
+			"bullhorn: out of memory or /tmp not writable\n");
+		goto out;
+	}
+	beep(cfg);
+	r = recorder_open(cfg->record_device, rate, &rec);
+	if (r < 0) {
+		fprintf(stderr,
+			"bullhorn: cannot open the microphone '%s' (%s); is it "
+			"plugged in, and is [record] device right? (arecord -l "
+			"lists them)\n",
+			cfg->record_device, snd_strerror(r));
+		goto out_rmdir;
+	}
+	fprintf(stderr,
+		"recording '%s' in '%s': read the script now; press "
+		"Enter to stop (at most %.0f s)\n",
+		o.message, o.language, (double)max / rate);
+	while (n < max) {
+		struct pollfd fds[9];
+		int nf = recorder_pollfds(rec, fds, 8);
+		long got;
+
+		if (keys)
+			fds[nf++] = (struct pollfd){.fd = STDIN_FILENO,
+						    .events = POLLIN};
+		if (poll(fds, (nfds_t)nf, 1000) < 0 && errno != EINTR)
+			break;
+		if (keys && (fds[nf - 1].revents & (POLLIN | POLLHUP))) {
+			char c[64];
+			ssize_t k = read(STDIN_FILENO, c, sizeof(c));
+
+			if (k <= 0)
+				keys = false; /* no keyboard: stop at max */
+			else if (memchr(c, '\n', (size_t)k))
+				break;
 		}
-		for (size_t i = 0; i < cfg->languages.n; i++)
-			if (!strv_contains(library_languages(lib),
-					   cfg->languages.v[i]))
-				strv_pushf(&problems,
-					   "language '%s' is in [playback] "
-					   "languages but has no recordings in %s",
-					   cfg->languages.v[i], cfg->library);
+		got = recorder_read(rec, buf + n, max - n);
+		if (got == -EPIPE)
+			fprintf(stderr, "\n(the recording skipped: the system "
+					"was too busy)\n");
+		if (got > 0)
+			n += (size_t)got;
+		if (tty && n - last_meter >= rate / 10) {
+			show_level(buf + last_meter, n - last_meter,
+				   (double)n / rate);
+			last_meter = n;
+		}
 	}
-	if (problems.n) {
-		printf("\n%zu problem%s:\n", problems.n,
-		       problems.n == 1 ? "" : "s");
-		for (size_t i = 0; i < problems.n; i++)
-			printf("  %s\n", problems.v[i]);
-		code = EXIT_FILE;
-	} else {
-		printf("\nno problems\n");
+	recorder_free(rec);
+	rec = NULL;
+	if (tty)
+		fputc('\n', stderr);
+	beep(cfg);
+	snprintf(wav, sizeof(wav), "%s/recording.wav", tmp);
+	{
+		SF_INFO info = {.samplerate = (int)rate,
+				.channels = 1,
+				.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+		SNDFILE *sf = sf_open(wav, SFM_WRITE, &info);
+
+		if (!sf ||
+		    sf_writef_short(sf, buf, (sf_count_t)n) != (sf_count_t)n) {
+			fprintf(stderr, "bullhorn: cannot write %s\n", wav);
+			if (sf)
+				sf_close(sf);
+			goto out_unlink;
+		}
+		sf_close(sf);
 	}
-	strv_clear(&problems);
-	library_free(lib);
+	fprintf(stderr, "recorded %.1f s\n", (double)n / rate);
+	code = import_and_report(cfg, wav, &o);
+out_unlink:
+	unlink(wav);
+out_rmdir:
+	rmdir(tmp);
+out:
+	recorder_free(rec);
+	free(buf);
 	config_free(cfg);
 	return code;
 }
@@ -356,8 +488,26 @@ int main(int argc, char **argv)
 	cmd = argv[0];
 	if (strcmp(cmd, "render") == 0)
 		return cmd_render(config_path, argc, argv);
-	if (strcmp(cmd, "check") == 0 && argc == 1)
-		return cmd_check(config_path);
+	if (strcmp(cmd, "import") == 0)
+		return cmd_import(config_path, argc, argv);
+	if (strcmp(cmd, "record") == 0)
+		return cmd_record(config_path, argc, argv);
+	if (strcmp(cmd, "check") == 0) {
+		bool json = false, strict = false;
+
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--json") == 0) {
+				json = true;
+			} else if (strcmp(argv[i], "--strict") == 0) {
+				strict = true;
+			} else {
+				fprintf(stderr, "bullhorn: usage: check "
+						"[--json] [--strict]\n");
+				return EXIT_USAGE;
+			}
+		}
+		return check_run(config_path, json, strict, stdout);
+	}
 	if (strcmp(cmd, "send") == 0) {
 		if (argc < 2 || join_args(argc - 1, argv + 1, line,
 					  sizeof(line)) < 0) {

@@ -21,15 +21,22 @@
 /* sun_path must also hold the terminating NUL. */
 #define SOCKET_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define SHOW	   64 /* bytes of a bad value quoted back */
-#define SECTIONS   "[audio], [paths], [loudness], [playback], [keys]"
+#define SECTIONS   "[audio], [paths], [loudness], [playback], [record], [keys]"
 #define ACTIONS                                                                \
 	"play MESSAGE [LANGUAGE|all], loop MESSAGE [LANGUAGE|all], stop, "     \
 	"next-language, volume +N|-N|N"
 #define SYNTAX "'key = value', a [section] or a comment starting with ; or #"
 
-enum section { SEC_AUDIO, SEC_PATHS, SEC_LOUDNESS, SEC_PLAYBACK, SEC_KEYS };
-static const char *const sections[] = {"audio", "paths", "loudness", "playback",
-				       "keys"};
+enum section {
+	SEC_AUDIO,
+	SEC_PATHS,
+	SEC_LOUDNESS,
+	SEC_PLAYBACK,
+	SEC_RECORD,
+	SEC_KEYS
+};
+static const char *const sections[] = {"audio",	   "paths",  "loudness",
+				       "playback", "record", "keys"};
 
 enum kind { K_STR, K_UINT, K_DOUBLE, K_BOOL, K_LANGS, K_ACTION };
 
@@ -68,10 +75,17 @@ static const struct key keytab[] = {
 	{SEC_PATHS, "socket", K_STR, AT(socket), 0, 0, 0,
 	 "../build/run/bullhorn.sock", "a file path, absolute or relative to "
 	 "the folder of this file, at most 107 bytes once resolved"},
-	{SEC_LOUDNESS, "target_lufs", K_DOUBLE, AT(target_lufs), -40, -5, -23,
+	{SEC_LOUDNESS, "target_lufs", K_DOUBLE, AT(target_lufs), -40, -5, -16,
 	 NULL, "-40 to -5 LUFS"},
 	{SEC_LOUDNESS, "ceiling_dbtp", K_DOUBLE, AT(ceiling_dbtp), -20, 0, -1,
 	 NULL, "-20 to 0 dBTP"},
+	/* 0 means off; set_value() rejects what lies between 0 and 20. */
+	{SEC_LOUDNESS, "highpass_hz", K_DOUBLE, AT(highpass_hz), 0, 1000, 150,
+	 NULL, "0 (off) or 20 to 1000 Hz"},
+	{SEC_LOUDNESS, "trim_db", K_DOUBLE, AT(trim_db), -80, 0, -40, NULL,
+	 "-80 to 0 dB (0: no trimming)"},
+	{SEC_LOUDNESS, "trim_pad_ms", K_DOUBLE, AT(trim_pad_ms), 0, 2000, 150,
+	 NULL, "0 to 2000 ms"},
 	{SEC_PLAYBACK, "languages", K_LANGS, AT(languages), 0, 0, 0, "en",
 	 "language tags such as en, es or zh-cmn, each once, separated by "
 	 "commas or blanks"},
@@ -88,6 +102,10 @@ static const struct key keytab[] = {
 	 "0 to 100"},
 	{SEC_PLAYBACK, "max_volume", K_UINT, AT(max_volume), 1, 100, 100,
 	 NULL, "1 to 100"},
+	{SEC_RECORD, "device", K_STR, AT(record_device), 0, 0, 0, "default",
+	 "an ALSA capture PCM name such as default or plughw:1,0"},
+	{SEC_RECORD, "max_s", K_DOUBLE, AT(record_max_s), 1, 600, 60, NULL,
+	 "1 to 600 s"},
 	KEY(0), KEY(1), KEY(2), KEY(3), KEY(4), KEY(5), KEY(6), KEY(7),
 	KEY(8), KEY(9),
 };
@@ -390,6 +408,8 @@ static bool set_value(struct loader *st, const struct key *k, const char *value)
 		r = parse_double(value, k->min, k->max, &d);
 		if (r == 0 && k->off == AT(loop_limit_s) && d > 0 && d < 10)
 			r = -ERANGE;
+		if (r == 0 && k->off == AT(highpass_hz) && d > 0 && d < 20)
+			r = -ERANGE;
 		if (r == 0)
 			*(double *)field = d;
 	}
@@ -538,6 +558,19 @@ static struct config *config_alloc(void)
 		return NULL;
 	}
 	return c;
+}
+
+struct process_settings config_processing(const struct config *c)
+{
+	return (struct process_settings){
+	    .rate = c->rate,
+	    .target_lufs = c->target_lufs,
+	    .ceiling_dbtp = c->ceiling_dbtp,
+	    .fade_ms = 5.0,
+	    .highpass_hz = c->highpass_hz,
+	    .trim_db = c->trim_db,
+	    .trim_pad_ms = c->trim_pad_ms,
+	};
 }
 
 struct config *config_new_default(const char *dir)

@@ -5,6 +5,7 @@
 #define BULLHORN_CONFIG_H
 
 #include "action.h"
+#include "process.h"
 #include "util.h"
 
 #define CONFIG_MAX_KEYS 10 /* [keys] 0..9 for the --keys terminal mode */
@@ -26,8 +27,11 @@ struct config {
 	char *socket;
 
 	/* [loudness] */
-	double target_lufs;  /* -40..-5; default -18 */
+	double target_lufs;  /* -40..-5; default -16 */
 	double ceiling_dbtp; /* -20..0; default -1 */
+	double highpass_hz;  /* 0 (off) or 20..1000; default 150 */
+	double trim_db;      /* -80..0 (0 = no trimming); default -40 */
+	double trim_pad_ms;  /* 0..2000; default 150 */
 
 	/* [playback] */
 	struct strv languages; /* at least one; first = active at first start */
@@ -37,6 +41,10 @@ struct config {
 	bool speak_language;   /* 'all' says each language's name first; no */
 	unsigned volume;       /* 0..100, first start only; default 80 */
 	unsigned max_volume;   /* 1..100; default 100; volume <= max_volume */
+
+	/* [record] */
+	char *record_device; /* ALSA capture PCM; default "default" */
+	double record_max_s; /* 1..600; default 60 */
 
 	/* [keys]: action for terminal key '0'..'9' in bullhornd --keys */
 	char *keys[CONFIG_MAX_KEYS];
@@ -51,6 +59,10 @@ struct config *config_new_default(const char *dir);
  * not just the first), each starting with "path:line: ". An unreadable
  * file gives one line naming the file and the reason. */
 int config_load(const char *path, struct config **out, struct strv *errors);
+
+/* The processing settings the config asks for: the one place that maps
+ * config keys to the processing chain (daemon, check, render, import). */
+struct process_settings config_processing(const struct config *c);
 
 void config_free(struct config *c);
 

@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ struct daemon {
 	struct daemon_options opt;
 	struct config *cfg;
 	struct library *lib;
+	struct clip *beep; /* bullhorn record's cue */
 	void *out;
 	struct player *player;
 	struct control *control;
@@ -38,16 +40,6 @@ struct daemon {
 	bool tio_saved;
 	struct termios tio;
 };
-
-static struct process_settings settings_of(const struct config *c)
-{
-	return (struct process_settings){
-		.rate = c->rate,
-		.target_lufs = c->target_lufs,
-		.ceiling_dbtp = c->ceiling_dbtp,
-		.fade_ms = 5.0,
-	};
-}
 
 static struct output_params params_of(const struct config *c)
 {
@@ -87,7 +79,7 @@ static struct config *load_config(const char *path)
 
 static struct library *load_library(const struct config *cfg)
 {
-	struct process_settings s = settings_of(cfg);
+	struct process_settings s = config_processing(cfg);
 	struct strv problems = {0};
 	struct library_stats st;
 	struct library *lib;
@@ -111,6 +103,32 @@ static struct library *load_library(const struct config *cfg)
 				 "another language",
 				 cfg->languages.v[i], cfg->library);
 	return lib;
+}
+
+/* A short 880 Hz cue for bullhorn record, at the library's loudness. */
+static struct clip *make_beep(const struct config *cfg)
+{
+	struct process_settings s = config_processing(cfg);
+	size_t n = cfg->rate * 15 / 100, frames;
+	struct clip_stats st;
+	float *tone = malloc(n * sizeof(float)), *out = NULL;
+	struct clip *c = NULL;
+	char err[128];
+
+	if (!tone)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		tone[i] = (float)(0.5 * sin(2 * M_PI * 880.0 * (double)i /
+					    cfg->rate));
+	s.trim_db = 0;
+	if (process_buffer(tone, n, 1, cfg->rate, &s, &out, &frames, &st, err,
+			   sizeof(err)) == 0) {
+		c = clip_new_owned(out, frames, cfg->rate, &st);
+		if (!c)
+			free(out);
+	}
+	free(tone);
+	return c;
 }
 
 static void on_player_event(void *data, enum player_event ev, int err,
@@ -430,6 +448,8 @@ static int reload(struct daemon *d, char *reply, size_t len)
 	}
 	library_free(d->lib);
 	d->lib = lib;
+	clip_unref(d->beep);
+	d->beep = make_beep(d->cfg);
 	apply_state(d);
 	log_info("reloaded %s", d->cfg->path);
 	snprintf(reply, len, "ok reloaded");
@@ -455,6 +475,15 @@ void daemon_request(void *data, const char *line, char *reply,
 	}
 	if (strcmp(line, "ping") == 0) {
 		snprintf(reply, reply_len, "ok pong");
+		return;
+	}
+	if (strcmp(line, "beep") == 0) {
+		struct player_entry e = {d->beep, 0};
+
+		if (!d->beep || player_start(d->player, &e, 1, false) < 0)
+			snprintf(reply, reply_len, "error: no beep");
+		else
+			snprintf(reply, reply_len, "ok beep");
 		return;
 	}
 	if (action_parse(line, &a, err, sizeof(err)) < 0) {
@@ -561,6 +590,7 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 	d->lib = load_library(d->cfg);
 	if (!d->lib)
 		goto fail;
+	d->beep = make_beep(d->cfg);
 	d->state.volume = d->cfg->volume;
 	r = state_load(d->cfg->state, &d->state);
 	if (r < 0 && r != -ENOENT)
@@ -617,6 +647,7 @@ void daemon_free(struct daemon *d)
 	player_free(d->player);
 	output_alsa_free(d->out);
 	library_free(d->lib);
+	clip_unref(d->beep);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 	config_free(d->cfg);

@@ -17,6 +17,7 @@ struct library {
 	struct strv languages;
 	struct strv unrecorded;
 	struct library_stats stats;
+	bool cache_ro; /* use sound entries, write none, prune none */
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -190,10 +191,10 @@ static int load_one(struct library *lib, const char *path,
 			*out = c;
 			return 0;
 		}
-		if (r != -ENOENT)
-			strv_pushf(problems,
-				   "%s: cache entry was %s and is rebuilt", path,
-				   r == -EBADMSG ? "corrupt" : strerror(-r));
+		if (r != -ENOENT && !lib->cache_ro)
+			strv_pushf(
+			    problems, "%s: cache entry was %s and is rebuilt",
+			    path, r == -EBADMSG ? "corrupt" : strerror(-r));
 	}
 	r = process_file(path, s, &samples, &frames, &st, err, sizeof(err));
 	if (r < 0) {
@@ -209,7 +210,7 @@ static int load_one(struct library *lib, const char *path,
 		return -ENOMEM;
 	}
 	lib->stats.processed++;
-	if (cache_dir) {
+	if (cache_dir && !lib->cache_ro) {
 		struct clip *mapped = NULL;
 
 		r = cache_store(cache_dir, *key, c);
@@ -329,6 +330,13 @@ struct library *library_new(const char *root, const char *cache_dir,
 			    const struct process_settings *s,
 			    struct strv *problems)
 {
+	return library_new_with(root, cache_dir, s, 0, problems);
+}
+
+struct library *library_new_with(const char *root, const char *cache_dir,
+				 const struct process_settings *s,
+				 unsigned flags, struct strv *problems)
+{
 	struct library *lib = calloc(1, sizeof(*lib));
 	struct strv dirs = {0};
 	uint64_t *keys = NULL;
@@ -338,6 +346,7 @@ struct library *library_new(const char *root, const char *cache_dir,
 
 	if (!lib)
 		return NULL;
+	lib->cache_ro = flags & LIBRARY_CACHE_READONLY;
 	d = opendir(root);
 	if (!d) {
 		strv_pushf(problems,
@@ -396,7 +405,7 @@ struct library *library_new(const char *root, const char *cache_dir,
 	lib->stats.clips = lib->n;
 	/* Entries of recordings that changed or went away would otherwise
 	 * pile up on a small SD card. */
-	if (cache_dir)
+	if (cache_dir && !lib->cache_ro)
 		cache_prune(cache_dir, keys, n_keys);
 	free(keys);
 	strv_clear(&dirs);
@@ -447,6 +456,16 @@ struct clip *library_find(const struct library *lib, const char *language,
 const struct strv *library_languages(const struct library *lib)
 {
 	return &lib->languages;
+}
+
+void library_messages(const struct library *lib, const char *language,
+		      struct strv *out)
+{
+	for (size_t i = 0; i < lib->n; i++)
+		if (strcmp(lib->clips[i]->language, language) == 0 &&
+		    lib->clips[i]->message[0] != '_' &&
+		    !strv_contains(out, lib->clips[i]->message))
+			strv_push(out, lib->clips[i]->message);
 }
 
 const struct strv *library_unrecorded(const struct library *lib)

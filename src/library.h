@@ -38,6 +38,12 @@ struct library_stats {
 struct library *library_new(const char *root, const char *cache_dir,
 			    const struct process_settings *s,
 			    struct strv *problems);
+/* For tools that must not write where the daemon keeps its files: sound
+ * cache entries are used, nothing is written or pruned. */
+#define LIBRARY_CACHE_READONLY 1u
+struct library *library_new_with(const char *root, const char *cache_dir,
+				 const struct process_settings *s,
+				 unsigned flags, struct strv *problems);
 void library_free(struct library *lib);
 
 /* The clip for (language, message), or NULL. Borrowed: clip_ref it to
@@ -47,6 +53,11 @@ struct clip *library_find(const struct library *lib, const char *language,
 
 /* Languages that have at least one message, sorted. */
 const struct strv *library_languages(const struct library *lib);
+
+/* Adds the messages of language (not its _language name) missing from
+ * out to out. */
+void library_messages(const struct library *lib, const char *language,
+		      struct strv *out);
 
 /* "language/message" for every script (<message>.txt) that has no
  * recording yet: what volunteers still need to record. */

@@ -14,17 +14,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <ebur128.h>
 #include <sndfile.h>
 #include <soxr.h>
 
-#define MAX_DURATION_S 600 /* longer recordings are refused */
-#define MIN_WINDOW_MS  10  /* shortest clip measured through the K-filter */
-#define ABS_GATE_LUFS  -70.0
-#define READ_SAMPLES   16384   /* per sf_readf_float call, all channels */
-#define EBUR128_MAX_CH 64      /* libebur128 refuses more channels */
-#define EBUR128_MAX_HZ 2822400 /* or a higher rate */
+#include "dsp.h"
+#include "util.h"
+
+#define MAX_DURATION_S 600   /* longer recordings are refused */
+#define READ_SAMPLES   16384 /* per sf_readf_float call, all channels */
 #define INITIAL_FRAMES (1 << 20)
+
+#define CLIP_LEVEL 0.999f /* a source sample this close to full scale... */
+#define CLIP_RUN   3	  /* ...in a run this long was clipped */
+
+#define NOISE_BLOCK_MS	 50
+#define NOISE_MIN_BLOCKS 20 /* under 1 s there is too little to tell */
+#define NOISE_FLOOR_MIN	 -90.0
+
+#define TRIM_BLOCK_MS 10
+
+/* Deeper than this, a limiter makes speech sound squashed. */
+#define LIMITER_MAX_DB 12.0
 
 /* Writes the reason into err (when there is room) and returns r. */
 __attribute__((format(printf, 4, 5))) static int
@@ -40,84 +50,35 @@ fail_with(char *err, size_t err_len, int r, const char *fmt, ...)
 	return r;
 }
 
-/* Unweighted mean-square power of all channels, in the BS.1770 scale. */
-static double plain_lufs(const float *in, size_t frames, unsigned channels)
+static double db_to_gain(double db)
 {
-	double sum = 0.0;
-
-	for (size_t i = 0; i < frames * channels; i++)
-		sum += (double)in[i] * in[i];
-	sum /= (double)frames;
-	return sum > 0.0 ? 10.0 * log10(sum) - 0.691 : -HUGE_VAL;
+	return pow(10.0, db / 20.0);
 }
 
-/*
- * Integrated loudness (BS.1770-4, gated 400 ms blocks) and true peak.
- *
- * A clip shorter than one 400 ms block has no block to gate, and libebur128
- * then reports -HUGE_VAL as if it were silent; a one-word "Stop!" must not
- * be refused or boosted blindly. For such clips we take the K-weighted
- * mean-square power over the whole clip (ebur128_loudness_window with the
- * clip's length), which is the formula of a single ungated block, so it
- * reads close to what a 400 ms block of the same sound would. Under
- * MIN_WINDOW_MS the window (whole milliseconds) is too coarse and the
- * K-filter has not settled, so we estimate with the unweighted mean-square
- * power - 0.691 dB. The -70 LUFS absolute gate applies in both cases.
- */
+static double gain_to_db(double g)
+{
+	return g > 0.0 ? 20.0 * log10(g) : -HUGE_VAL;
+}
+
+/* Loudness and (when tp_dbtp is not NULL) true peak of interleaved audio;
+ * see dsp_meter_read(). */
 static int measure(const float *in, size_t frames, unsigned channels,
 		   unsigned rate, double *lufs, double *tp_dbtp,
 		   bool *too_short)
 {
-	ebur128_state *st;
-	size_t block_frames = (size_t)((rate + 5) / 10) * 4;
-	double peak = 0.0, l = -HUGE_VAL;
-	int r = 0;
+	struct dsp_meter *m;
+	int r;
 
-	if (!channels || channels > EBUR128_MAX_CH || rate < 16 ||
-	    rate > EBUR128_MAX_HZ)
+	if (!channels || channels > DSP_METER_MAX_CHANNELS ||
+	    rate < DSP_METER_MIN_RATE || rate > DSP_METER_MAX_RATE)
 		return -EINVAL;
-	st = ebur128_init(channels, rate,
-			  EBUR128_MODE_I | EBUR128_MODE_TRUE_PEAK);
-	if (!st)
+	m = dsp_meter_new(channels, rate, tp_dbtp != NULL);
+	if (!m)
 		return -ENOMEM;
-	if (frames && ebur128_add_frames_float(st, in, frames)) {
-		r = -ENOMEM;
-		goto out;
-	}
-
-	*too_short = frames < block_frames;
-	if (!*too_short) {
-		if (ebur128_loudness_global(st, &l)) {
-			r = -EIO;
-			goto out;
-		}
-	} else if (frames) {
-		unsigned long clip_ms =
-		    (unsigned long)((uint64_t)frames * 1000 / rate);
-
-		if (clip_ms < MIN_WINDOW_MS)
-			l = plain_lufs(in, frames, channels);
-		else if (ebur128_loudness_window(st, clip_ms, &l)) {
-			r = -EIO;
-			goto out;
-		}
-		if (l < ABS_GATE_LUFS)
-			l = -HUGE_VAL;
-	}
-
-	for (unsigned c = 0; c < channels; c++) {
-		double p;
-
-		if (ebur128_true_peak(st, c, &p)) {
-			r = -EIO;
-			goto out;
-		}
-		peak = fmax(peak, p);
-	}
-	*lufs = l;
-	*tp_dbtp = peak > 0.0 ? 20.0 * log10(peak) : -HUGE_VAL;
-out:
-	ebur128_destroy(&st);
+	r = dsp_meter_add(m, in, frames);
+	if (r == 0)
+		r = dsp_meter_read(m, lufs, tp_dbtp, too_short);
+	dsp_meter_free(m);
 	return r;
 }
 
@@ -130,6 +91,138 @@ int loudness_measure(const float *in, size_t frames, unsigned channels,
 	assert(lufs && true_peak_dbtp);
 	return measure(in, frames, channels, rate, lufs, true_peak_dbtp,
 		       &too_short);
+}
+
+/* The mono source's loudness (libebur128), true peak (our detector, in a
+ * fraction of libebur128's time) and noise floor: the 10th percentile of
+ * its 50 ms block RMS levels, relative to its loudness. Even fluent speech
+ * pauses for more than a tenth of the time, so that percentile falls in
+ * the pauses, where only the noise is. */
+static int measure_source(const float *x, size_t n, unsigned rate,
+			  struct clip_stats *cs)
+{
+	size_t block = (size_t)rate * NOISE_BLOCK_MS / 1000;
+	double level_db;
+	bool too_short;
+	int r;
+
+	r = measure(x, n, 1, rate, &cs->source_lufs, NULL, &too_short);
+	if (r < 0)
+		return r;
+	cs->source_peak_dbtp = dsp_true_peak(x, n);
+	if (n / block < NOISE_MIN_BLOCKS || !isfinite(cs->source_lufs))
+		return r;
+	r = dsp_block_level(x, n, block, 0.1, &level_db);
+	if (r < 0)
+		return r;
+	/* digital silence between words reads as the bottom of the scale */
+	cs->noise_floor_db = fmax(level_db - cs->source_lufs, NOISE_FLOOR_MIN);
+	return 0;
+}
+
+/* Peak and clipping of the source as decoded, channel by channel. */
+struct scan {
+	unsigned channels;
+	size_t *run; /* full-scale samples in a row so far, per channel */
+	uint64_t clipped, samples;
+	float peak;
+};
+
+static int scan_init(struct scan *sc, unsigned channels)
+{
+	*sc = (struct scan){.channels = channels};
+	sc->run = calloc(channels, sizeof(*sc->run));
+	return sc->run ? 0 : -ENOMEM;
+}
+
+/* Mixes frames of interleaved audio to mono into out, scanning them. */
+static void scan_mix(struct scan *sc, const float *in, size_t frames,
+		     float *out)
+{
+	unsigned ch = sc->channels;
+
+	for (size_t i = 0; i < frames; i++) {
+		float sum = 0.0f;
+
+		for (unsigned c = 0; c < ch; c++) {
+			float v = in[i * ch + c], a = fabsf(v);
+
+			sum += v;
+			sc->peak = a > sc->peak ? a : sc->peak;
+			if (a < CLIP_LEVEL)
+				sc->run[c] = 0;
+			else if (++sc->run[c] == CLIP_RUN)
+				sc->clipped += CLIP_RUN;
+			else if (sc->run[c] > CLIP_RUN)
+				sc->clipped++;
+		}
+		out[i] = sum / (float)ch;
+	}
+	sc->samples += (uint64_t)frames * ch;
+}
+
+static void scan_finish(struct scan *sc, struct clip_stats *cs)
+{
+	cs->source_sample_peak_dbfs = gain_to_db(sc->peak);
+	cs->clipped_pct =
+	    sc->samples ? 100.0 * (double)sc->clipped / (double)sc->samples
+			: 0.0;
+	free(sc->run);
+	sc->run = NULL;
+}
+
+struct format_word {
+	int id;
+	const char *word;
+};
+
+static const struct format_word major_words[] = {
+    {SF_FORMAT_WAV, "WAV"}, {SF_FORMAT_WAVEX, "WAV"}, {SF_FORMAT_RF64, "RF64"},
+    {SF_FORMAT_W64, "W64"}, {SF_FORMAT_AIFF, "AIFF"}, {SF_FORMAT_CAF, "CAF"},
+    {SF_FORMAT_AU, "AU"},   {SF_FORMAT_FLAC, "FLAC"}, {SF_FORMAT_OGG, "Ogg"},
+};
+
+static const struct format_word subtype_words[] = {
+    {SF_FORMAT_PCM_S8, "8-bit"},    {SF_FORMAT_PCM_U8, "8-bit"},
+    {SF_FORMAT_PCM_16, "16-bit"},   {SF_FORMAT_PCM_24, "24-bit"},
+    {SF_FORMAT_PCM_32, "32-bit"},   {SF_FORMAT_FLOAT, "float"},
+    {SF_FORMAT_DOUBLE, "double"},   {SF_FORMAT_ULAW, "u-law"},
+    {SF_FORMAT_ALAW, "A-law"},	    {SF_FORMAT_VORBIS, "Vorbis"},
+    {SF_FORMAT_OPUS, "Opus"},	    {SF_FORMAT_GSM610, "GSM"},
+    {SF_FORMAT_IMA_ADPCM, "ADPCM"}, {SF_FORMAT_MS_ADPCM, "ADPCM"},
+};
+
+/* Our word for a major format or subtype, else libsndfile's name. */
+static const char *format_word(const struct format_word *words, size_t n,
+			       int id, SF_FORMAT_INFO *info)
+{
+	for (size_t i = 0; i < n; i++)
+		if (words[i].id == id)
+			return words[i].word;
+	info->format = id;
+	if (sf_command(NULL, SFC_GET_FORMAT_INFO, info, sizeof(*info)))
+		return "?";
+	return info->name;
+}
+
+/* "WAV 16-bit", "FLAC 24-bit", "Ogg Opus", "MP3". */
+static void format_name(int format, char *buf, size_t len)
+{
+	int major = format & SF_FORMAT_TYPEMASK;
+	int sub = format & SF_FORMAT_SUBMASK;
+	SF_FORMAT_INFO mi, si;
+
+	if (major == SF_FORMAT_MPEG) {
+		snprintf(buf, len, "%s",
+			 sub == SF_FORMAT_MPEG_LAYER_I	  ? "MP1"
+			 : sub == SF_FORMAT_MPEG_LAYER_II ? "MP2"
+							  : "MP3");
+		return;
+	}
+	snprintf(
+	    buf, len, "%s %s",
+	    format_word(major_words, ARRAY_SIZE(major_words), major, &mi),
+	    format_word(subtype_words, ARRAY_SIZE(subtype_words), sub, &si));
 }
 
 static int resample(const float *in, size_t n, unsigned in_rate,
@@ -155,26 +248,6 @@ static int resample(const float *in, size_t n, unsigned in_rate,
 	return 0;
 }
 
-/* Raised-cosine ramps: smoother in spectrum than a line, so a clip that
- * starts mid-word fades in without a click. */
-static void apply_gain_and_fades(float *x, size_t n, double gain_db,
-				 size_t fade_frames)
-{
-	float g = (float)pow(10.0, gain_db / 20.0);
-
-	for (size_t i = 0; i < n; i++)
-		x[i] *= g;
-	if (fade_frames > n / 2)
-		fade_frames = n / 2;
-	for (size_t i = 0; i < fade_frames; i++) {
-		float w = (float)(0.5 - 0.5 * cos(M_PI * (double)i /
-						  (double)fade_frames));
-
-		x[i] *= w;
-		x[n - 1 - i] *= w;
-	}
-}
-
 static bool too_long(uint64_t frames, unsigned rate)
 {
 	return frames > (uint64_t)rate * MAX_DURATION_S;
@@ -185,20 +258,24 @@ static bool settings_valid(const struct process_settings *s)
 	return s->rate >= 8000 && s->rate <= 768000 &&
 	       isfinite(s->target_lufs) && isfinite(s->ceiling_dbtp) &&
 	       isfinite(s->fade_ms) && s->fade_ms >= 0.0 &&
-	       s->fade_ms <= 1000.0;
+	       s->fade_ms <= 1000.0 && s->highpass_hz >= 0.0 &&
+	       s->highpass_hz < 0.45 * s->rate && s->trim_db >= -100.0 &&
+	       s->trim_db <= 0.0 && s->trim_pad_ms >= 0.0 &&
+	       s->trim_pad_ms <= 10000.0;
 }
 
 /* Everything after decoding and the mono mix. Takes ownership of mono
- * (n > 0 frames at src_rate): it becomes *samples or is freed. */
-static int chain(float *mono, size_t n, unsigned src_rate,
-		 unsigned src_channels, const struct process_settings *s,
-		 float **samples, size_t *frames, struct clip_stats *stats,
-		 char *err, size_t err_len)
+ * (n > 0 frames at cs->source_rate): it becomes *samples or is freed. cs
+ * holds what the decoding found out; the rest is filled in here. */
+static int chain(float *mono, size_t n, struct clip_stats *cs,
+		 const struct process_settings *s, float **samples,
+		 size_t *frames, struct clip_stats *stats, char *err,
+		 size_t err_len)
 {
-	struct clip_stats cs = {.source_rate = src_rate,
-				.source_channels = src_channels};
-	float *out = mono;
-	size_t m = n;
+	float *out = mono, *p;
+	size_t m = n, from, to;
+	struct dsp_level_spec spec;
+	struct dsp_level_result level;
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
@@ -209,8 +286,9 @@ static int chain(float *mono, size_t n, unsigned src_rate,
 			goto fail;
 		}
 	}
-	if (src_rate != s->rate) {
-		r = resample(mono, n, src_rate, s->rate, &out, &m);
+	cs->source_duration_s = (double)n / cs->source_rate;
+	if (cs->source_rate != s->rate) {
+		r = resample(mono, n, cs->source_rate, s->rate, &out, &m);
 		if (r < 0) {
 			r = fail_with(err, err_len, r,
 				      "could not be resampled (%s)",
@@ -221,35 +299,82 @@ static int chain(float *mono, size_t n, unsigned src_rate,
 		mono = NULL;
 	}
 
-	r = measure(out, m, 1, s->rate, &cs.source_lufs, &cs.source_peak_dbtp,
-		    &cs.too_short);
+	r = measure_source(out, m, s->rate, cs);
 	if (r < 0)
 		goto fail_measure;
-	if (!isfinite(cs.source_lufs)) {
+	if (!isfinite(cs->source_lufs)) {
 		r = fail_with(err, err_len, -ENODATA,
 			      "holds no sound (silent)");
 		goto fail;
 	}
 
-	/* A plain gain keeps the sound as recorded; where the ceiling forbids
-	 * reaching the target the clip simply stays quieter. */
-	cs.gain_db = s->target_lufs - cs.source_lufs;
-	if (cs.source_peak_dbtp + cs.gain_db > s->ceiling_dbtp) {
-		cs.gain_db = s->ceiling_dbtp - cs.source_peak_dbtp;
-		cs.peak_limited = true;
+	if (s->highpass_hz > 0.0)
+		dsp_highpass(out, m, s->rate, s->highpass_hz);
+	if (s->trim_db < 0.0) {
+		dsp_trim_range(
+		    out, m, (size_t)s->rate * TRIM_BLOCK_MS / 1000,
+		    cs->source_lufs + s->trim_db,
+		    (size_t)lround(s->trim_pad_ms * s->rate / 1000.0), &from,
+		    &to);
+		if (from > 0 || to < m) {
+			memmove(out, out + from, (to - from) * sizeof(*out));
+			cs->trimmed_s = (double)(m - (to - from)) / s->rate;
+			m = to - from;
+			p = realloc(out, m * sizeof(*out));
+			if (p)
+				out = p;
+		}
 	}
-	apply_gain_and_fades(out, m, cs.gain_db,
-			     (size_t)lround(s->fade_ms * s->rate / 1000.0));
 
-	r = measure(out, m, 1, s->rate, &cs.lufs, &cs.true_peak_dbtp,
-		    &cs.too_short);
+	spec = (struct dsp_level_spec){
+	    .rate = s->rate,
+	    .target_lufs = s->target_lufs,
+	    .ceiling_dbtp = s->ceiling_dbtp,
+	    .max_cut_db = LIMITER_MAX_DB,
+	    .fade_frames = (size_t)lround(s->fade_ms * s->rate / 1000.0),
+	};
+	r = dsp_level(out, m, &spec, &level);
+	if (r == -ENODATA && s->highpass_hz > 0.0) {
+		/* the source was not silent: the high-pass left nothing */
+		r = fail_with(err, err_len, r, "holds no sound above %g Hz",
+			      s->highpass_hz);
+		goto fail;
+	}
+	if (r == -ENODATA) {
+		r = fail_with(err, err_len, r, "holds no sound (silent)");
+		goto fail;
+	}
+	if (r == -ENOMEM) {
+		r = fail_with(err, err_len, r, "out of memory");
+		goto fail;
+	}
 	if (r < 0)
 		goto fail_measure;
-	cs.duration_s = (double)m / s->rate;
+	cs->gain_db = level.gain_db;
+	cs->limiter_db = level.limiter_db;
+	cs->lufs = level.lufs;
+	cs->true_peak_dbtp = level.true_peak_dbtp;
+	cs->too_short = level.too_short;
+	/* The limiter's detector and libebur128's may read an inter-sample
+	 * peak a little differently; the meter has the last word. */
+	if (cs->true_peak_dbtp > s->ceiling_dbtp) {
+		double fix_db = s->ceiling_dbtp - cs->true_peak_dbtp;
+		float g = (float)db_to_gain(fix_db);
+
+		for (size_t i = 0; i < m; i++)
+			out[i] *= g;
+		cs->gain_db += fix_db;
+		cs->lufs += fix_db;
+		cs->true_peak_dbtp += fix_db;
+	}
+	/* reached after all, within what we aim for */
+	cs->peak_limited =
+	    level.capped && cs->lufs < s->target_lufs - DSP_LEVEL_TOLERANCE_LU;
+	cs->duration_s = (double)m / s->rate;
 
 	*samples = out;
 	*frames = m;
-	*stats = cs;
+	*stats = *cs;
 	return 0;
 
 fail_measure:
@@ -267,6 +392,10 @@ int process_buffer(const float *in, size_t in_frames, unsigned channels,
 		   float **samples, size_t *frames, struct clip_stats *stats,
 		   char *err, size_t err_len)
 {
+	struct clip_stats cs = {.source_rate = rate,
+				.source_channels = channels,
+				.source_format = "float samples"};
+	struct scan sc;
 	float *mono;
 
 	assert(s && samples && frames && stats);
@@ -288,29 +417,28 @@ int process_buffer(const float *in, size_t in_frames, unsigned channels,
 				 "longer than 10 minutes");
 
 	mono = malloc(in_frames * sizeof(*mono));
-	if (!mono)
+	if (!mono || scan_init(&sc, channels) < 0) {
+		free(mono);
 		return fail_with(err, err_len, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < in_frames; i++) {
-		float sum = 0.0f;
-
-		for (unsigned c = 0; c < channels; c++)
-			sum += in[i * channels + c];
-		mono[i] = sum / (float)channels;
 	}
-	return chain(mono, in_frames, rate, channels, s, samples, frames, stats,
-		     err, err_len);
+	scan_mix(&sc, in, in_frames, mono);
+	scan_finish(&sc, &cs);
+	return chain(mono, in_frames, &cs, s, samples, frames, stats, err,
+		     err_len);
 }
 
 /* Decodes and mixes to mono chunk by chunk, so a long multichannel file
  * never sits in memory whole. */
 static int decode_mono(SNDFILE *sf, const SF_INFO *info, float **mono,
-		       size_t *n, char *err, size_t err_len)
+		       size_t *n, struct clip_stats *cs, char *err,
+		       size_t err_len)
 {
 	unsigned ch = (unsigned)info->channels,
 		 rate = (unsigned)info->samplerate;
 	size_t chunk = READ_SAMPLES / ch ? READ_SAMPLES / ch : 1;
 	size_t cap, len = 0;
 	float *buf, *out;
+	struct scan sc = {0};
 	sf_count_t got;
 	int r;
 
@@ -323,7 +451,7 @@ static int decode_mono(SNDFILE *sf, const SF_INFO *info, float **mono,
 		  : INITIAL_FRAMES;
 	buf = malloc(chunk * ch * sizeof(*buf));
 	out = malloc(cap * sizeof(*out));
-	if (!buf || !out) {
+	if (!buf || !out || scan_init(&sc, ch) < 0) {
 		r = fail_with(err, err_len, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -348,13 +476,8 @@ static int decode_mono(SNDFILE *sf, const SF_INFO *info, float **mono,
 			out = p;
 			cap = ncap;
 		}
-		for (size_t i = 0; i < (size_t)got; i++) {
-			float sum = 0.0f;
-
-			for (unsigned c = 0; c < ch; c++)
-				sum += buf[i * ch + c];
-			out[len++] = sum / (float)ch;
-		}
+		scan_mix(&sc, buf, (size_t)got, out + len);
+		len += (size_t)got;
 	}
 	if (sf_error(sf)) {
 		r = fail_with(err, err_len, -EINVAL,
@@ -367,12 +490,14 @@ static int decode_mono(SNDFILE *sf, const SF_INFO *info, float **mono,
 		goto fail;
 	}
 
+	scan_finish(&sc, cs);
 	free(buf);
 	*mono = out;
 	*n = len;
 	return 0;
 
 fail:
+	free(sc.run);
 	free(out);
 	free(buf);
 	return r;
@@ -382,6 +507,7 @@ int process_file(const char *path, const struct process_settings *s,
 		 float **samples, size_t *frames, struct clip_stats *stats,
 		 char *err, size_t err_len)
 {
+	struct clip_stats cs = {0};
 	SF_INFO info = {0};
 	SNDFILE *sf;
 	float *mono = NULL;
@@ -417,11 +543,13 @@ int process_file(const char *path, const struct process_settings *s,
 		goto out_sf;
 	}
 
-	r = decode_mono(sf, &info, &mono, &n, err, err_len);
+	cs.source_rate = (unsigned)info.samplerate;
+	cs.source_channels = (unsigned)info.channels;
+	format_name(info.format, cs.source_format, sizeof(cs.source_format));
+	r = decode_mono(sf, &info, &mono, &n, &cs, err, err_len);
 	if (r < 0)
 		goto out_sf;
-	r = chain(mono, n, (unsigned)info.samplerate, (unsigned)info.channels,
-		  s, samples, frames, stats, err, err_len);
+	r = chain(mono, n, &cs, s, samples, frames, stats, err, err_len);
 
 out_sf:
 	sf_close(sf);

@@ -158,7 +158,12 @@ static void check_default_values(const struct config *c)
 	assert_int_equal(c->channels, 2);
 	assert_int_equal(c->buffer_ms, 40);
 	assert_int_equal(c->period_ms, 10);
-	assert_double(c->target_lufs, -23);
+	assert_double(c->target_lufs, -16);
+	assert_double(c->highpass_hz, 150);
+	assert_double(c->trim_db, -40);
+	assert_double(c->trim_pad_ms, 150);
+	assert_string_equal(c->record_device, "default");
+	assert_double(c->record_max_s, 60);
 	assert_double(c->ceiling_dbtp, -1);
 	assert_double(c->gap_s, 1.5);
 	assert_double(c->loop_limit_s, 600);
@@ -203,6 +208,10 @@ static void check_low_bounds(const struct config *c)
 	assert_int_equal(c->period_ms, 2);
 	assert_double(c->target_lufs, -40);
 	assert_double(c->ceiling_dbtp, -20);
+	assert_double(c->highpass_hz, 0);
+	assert_double(c->trim_db, -80);
+	assert_double(c->trim_pad_ms, 0);
+	assert_double(c->record_max_s, 1);
 	assert_double(c->gap_s, 0);
 	assert_double(c->loop_limit_s, 0);
 	assert_int_equal(c->volume, 0);
@@ -217,6 +226,11 @@ static void check_high_bounds(const struct config *c)
 	assert_int_equal(c->period_ms, 250);
 	assert_double(c->target_lufs, -5);
 	assert_double(c->ceiling_dbtp, 0);
+	assert_double(c->highpass_hz, 1000);
+	assert_double(c->trim_db, 0);
+	assert_double(c->trim_pad_ms, 2000);
+	assert_double(c->record_max_s, 600);
+	assert_string_equal(c->record_device, "plughw:1,0");
 	assert_double(c->gap_s, 60);
 	assert_double(c->loop_limit_s, 86400);
 	assert_int_equal(c->volume, 100);
@@ -304,14 +318,16 @@ static const struct good_case good_cases[] = {
     {"lowest allowed values",
      "[audio]\nrate = 8000\nchannels = 1\nbuffer_ms = 10\nperiod_ms = 2\n"
      "[loudness]\ntarget_lufs = -40\nceiling_dbtp = -20\n"
+     "highpass_hz = 0\ntrim_db = -80\ntrim_pad_ms = 0\n"
      "[playback]\ngap_s = 0\nloop_limit_s = 0\nvolume = 0\n"
-     "max_volume = 1\n",
+     "max_volume = 1\n[record]\nmax_s = 1\n",
      check_low_bounds},
     {"highest allowed values",
      "[audio]\nrate = 192000\nchannels = 8\nbuffer_ms = 500\n"
      "period_ms = 250\n[loudness]\ntarget_lufs = -5\nceiling_dbtp = 0\n"
+     "highpass_hz = 1000\ntrim_db = 0\ntrim_pad_ms = 2000\n"
      "[playback]\ngap_s = 60\nloop_limit_s = 86400\nvolume = 100\n"
-     "max_volume = 100\n",
+     "max_volume = 100\n[record]\nmax_s = 600\ndevice = plughw:1,0\n",
      check_high_bounds},
     {"loop_limit_s at 10", "[playback]\nloop_limit_s = 10.0\n",
      check_loop_limit_10},
@@ -368,7 +384,8 @@ struct bad_case {
 #define PLAYBACK_KEYS                                                          \
 	"languages, gap_s, loop_limit_s, chime, speak_language, volume, "      \
 	"max_volume"
-#define SECTIONS      "[audio], [paths], [loudness], [playback], [keys]"
+#define SECTIONS                                                               \
+	"[audio], [paths], [loudness], [playback], [record], [keys]"
 
 static const struct bad_case bad_cases[] = {
     /* Whole-value number parsing. */
@@ -639,6 +656,15 @@ static const struct range_case range_cases[] = {
     {"loudness", "target_lufs", "-4.9", "-40 to -5 LUFS"},
     {"loudness", "ceiling_dbtp", "-20.1", "-20 to 0 dBTP"},
     {"loudness", "ceiling_dbtp", "0.1", "-20 to 0 dBTP"},
+    {"loudness", "highpass_hz", "-1", "0 (off) or 20 to 1000 Hz"},
+    {"loudness", "highpass_hz", "19.9", "0 (off) or 20 to 1000 Hz"},
+    {"loudness", "highpass_hz", "1000.1", "0 (off) or 20 to 1000 Hz"},
+    {"loudness", "trim_db", "-80.1", "-80 to 0 dB (0: no trimming)"},
+    {"loudness", "trim_db", "0.1", "-80 to 0 dB (0: no trimming)"},
+    {"loudness", "trim_pad_ms", "-1", "0 to 2000 ms"},
+    {"loudness", "trim_pad_ms", "2000.5", "0 to 2000 ms"},
+    {"record", "max_s", "0.9", "1 to 600 s"},
+    {"record", "max_s", "601", "1 to 600 s"},
     {"playback", "gap_s", "-0.1", "0 to 60 s"},
     {"playback", "gap_s", "60.01", "0 to 60 s"},
     {"playback", "loop_limit_s", "-1", "0 (no limit) or 10 to 86400 s"},

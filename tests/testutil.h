@@ -99,7 +99,9 @@ static inline float *tu_speechlike(double seconds, unsigned rate, double amp,
 
 	for (size_t i = 0; s && i < n; i++) {
 		double t = (double)i / rate, v = 0;
-		double env = 0.55 + 0.45 * sin(2 * M_PI * 4.0 * t);
+		/* Syllables with short pauses between them, like speech. */
+		double syl = sin(2 * M_PI * 4.0 * t);
+		double env = syl > -0.5 ? (syl + 0.5) / 1.5 : 0.0;
 
 		for (int h = 1; h <= 12; h++)
 			v += sin(2 * M_PI * f0 * h * t + h * 0.7) / h;
@@ -191,6 +193,7 @@ static inline void tu_write_config(struct tu *t)
 		 "[playback]\nlanguages = %s\ngap_s = %.3f\n"
 		 "loop_limit_s = %.1f\nvolume = %u\nmax_volume = %u\n"
 		 "chime = %s\nspeak_language = %s\n\n"
+		 "[record]\ndevice = mic\nmax_s = 5\n\n"
 		 "[keys]\n1 = play rights\n0 = stop\n",
 		 o->device, o->buffer_ms, t->lib, t->dir, t->dir, t->sock,
 		 o->target_lufs, o->languages, o->gap_s, o->loop_limit_s,
@@ -251,9 +254,11 @@ static inline struct tu *tu_new(const struct tu_opts *opts)
 		 "pcm.speaker { type bhrt file \"%s\" events \"%s\" speed %.2f "
 		 "open_fail \"%s\" unplug \"%s\" }\n"
 		 "pcm.nullfile { type file slave.pcm { type null } "
-		 "file \"%s\" format raw }\n",
+		 "file \"%s\" format raw }\n"
+		 "pcm.mic { type file slave.pcm { type null } file \"/dev/null\" "
+		 "infile \"%s/mic.raw\" format raw }\n",
 		 getenv("PWD") ? getenv("PWD") : ".", tu_build(), t->out,
-		 t->events, t->o.speed, t->nocard, t->unplug, t->out);
+		 t->events, t->o.speed, t->nocard, t->unplug, t->out, t->dir);
 	tu_write(t->asound, text);
 	tu_write_config(t);
 	for (int i = 0; i < TU_MAX_LIVE; i++)
@@ -317,12 +322,14 @@ static inline int tu_start(struct tu *t)
  * code and, in out (caller frees), what it printed on stdout and stderr. */
 static inline int tu_cli(struct tu *t, const char *args, char **out)
 {
-	char cmd[1024], file[256];
+	char cmd[2048], file[256];
 	int status;
 
 	snprintf(file, sizeof(file), "%s/cli.out", t->dir);
-	snprintf(cmd, sizeof(cmd), "%s/bullhorn --config %s %s >%s 2>&1",
-		 tu_build(), t->cfg, args, file);
+	snprintf(cmd, sizeof(cmd),
+		 "ALSA_CONFIG_PATH=%s %s/bullhorn --config %s %s </dev/null >%s "
+		 "2>&1",
+		 t->asound, tu_build(), t->cfg, args, file);
 	status = system(cmd);
 	*out = tu_slurp(file);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
