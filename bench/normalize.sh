@@ -107,10 +107,19 @@ for o in "$build"/obj/*.o; do
 done
 [ -e "$build/obj/process.o" ] ||
 	die "$build/obj/process.o is missing; run make bench-normalize"
-stale=$(find "$root/src" -name '*.[ch]' -newer "$build/obj/process.o" |
-	head -n 3 | tr '\n' ' ')
+# The Makefile rebuilds every object when any header changes.
+stale=
+for c in "$root"/src/*.c; do
+	b=$(basename "$c" .c)
+	case $b in bullhornd | bullhorn) continue ;; esac
+	o=$build/obj/$b.o
+	if [ ! -e "$o" ] ||
+		[ -n "$(find "$c" "$root"/src/*.h -newer "$o")" ]; then
+		stale="$stale $b.c"
+	fi
+done
 [ -z "$stale" ] ||
-	echo "bench: warning: ${stale}newer than $build/obj/process.o; run make first to measure the current source" >&2
+	echo "bench: warning: $build/obj is not up to date with src/ ($stale ); run make first to measure the current source" >&2
 
 mkdir -p "$build/bench" || die "cannot create $build/bench"
 nb=$build/bench/normalize
@@ -201,6 +210,7 @@ echo "bench: $i recordings, $total_s s of audio"
 
 # 2. bullhorn: process_file() on each, in one process.
 echo "bench: bullhorn process_file() on each"
+load0=$(cut -d' ' -f1 /proc/loadavg)
 run "$nb" bullhorn "$tmp/bh" "$tmp/list" >"$tmp/bh.out" 2>"$tmp/bh.err" ||
 	die "bullhorn: $(cat "$tmp/bh.err")"
 
@@ -230,6 +240,8 @@ while IFS="$tab" read -r name in; do
 	echo "$name $t1 $t2 $mi $mtp ${type:-?}" >>"$tmp/ff.out"
 done <"$tmp/list"
 
+load1=$(cut -d' ' -f1 /proc/loadavg)
+
 # 4. The one meter for both: ffmpeg's ebur128, true peak on.
 echo "bench: metering every output with ffmpeg ebur128=peak=true"
 : >"$tmp/meter.out"
@@ -241,7 +253,7 @@ done <"$tmp/list"
 
 # Everything below is arithmetic on what was measured above.
 awk -v target="$target" -v ceiling="$ceiling" -v raw="$build/bench/normalize.tsv" \
-	-v cpus="$(nproc)" -v ffv="$(ffmpeg -version | awk 'NR == 1 { print $3 }')" '
+	-v cpus="$(nproc)" -v load="$load0 -> $load1" -v ffv="$(ffmpeg -version | awk 'NR == 1 { print $3 }')" '
 function abs(x) { return x < 0 ? -x : x }
 function verdict(ok) { return ok ? "meets" : "MISSES" }
 function row(what, b, f, t, v) {
@@ -362,7 +374,8 @@ END {
 		pver, trimmed, ntrim, nlim, deepest, nplim, nshort
 	if (pver >= 2 && ntrim == 0 && nlim == 0)
 		printf "  note: no trimming and no limiting seen: src/process.c may not have the version %d chain yet\n", pver
-	printf "  ms = wall clock (bullhorn: the process_file() call; ffmpeg: both passes, process start included), %d CPUs\n", cpus
+	printf "  ms = wall clock (bullhorn: the process_file() call; ffmpeg: both passes, process start included)\n"
+	printf "  load average (1 min) before bullhorn -> after ffmpeg: %s on %d CPUs\n", load, cpus
 	printf "  per-file figures: %s\n\n", raw
 	printf "normalize: bullhorn %.1f ms/min, ffmpeg %.0f ms/min, speedup %.1f; max error bullhorn %.1f LU, ffmpeg %.1f LU; rss %.1f MB\n",
 		bpm, fpm, speed, bmax, fmax, brss / 1024

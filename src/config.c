@@ -66,6 +66,8 @@ static const struct key keytab[] = {
 	/* Bounds and default follow buffer_ms: see check_after(). */
 	{SEC_AUDIO, "period_ms", K_UINT, AT(period_ms), 0, 1e6, 10, NULL,
 	 "2 ms to half of buffer_ms"},
+	{SEC_AUDIO, "rewind", K_STR, AT(rewind), 0, 0, 0, "auto",
+	 "auto, yes or no"},
 	{SEC_PATHS, "library", K_STR, AT(library), 0, 0, 0, "../audio",
 	 PATH_TXT},
 	{SEC_PATHS, "cache", K_STR, AT(cache), 0, 0, 0, "../build/run/cache",
@@ -370,6 +372,13 @@ static bool set_value(struct loader *st, const struct key *k, const char *value)
 	    action_parse(value, &a, err, sizeof(err)) < 0) {
 		errf(st, st->lineno, "[keys] %s: %s; allowed: %s", k->name, err,
 		     k->allowed);
+		return false;
+	}
+	if (k->off == AT(rewind) && strcmp(value, "auto") &&
+	    strcmp(value, "yes") && strcmp(value, "no")) {
+		errf(st, st->lineno, "[audio] rewind: '%.*s' is not allowed; "
+				     "allowed: %s",
+		     SHOW, value, k->allowed);
 		return false;
 	}
 	if (k->kind == K_STR || k->kind == K_ACTION) {

@@ -19,6 +19,7 @@ struct config {
 	unsigned channels;   /* 1..8; default 2 (mono is copied to each) */
 	unsigned buffer_ms;  /* 10..500; default 40 */
 	unsigned period_ms;  /* 2..buffer_ms/2; default buffer_ms/4 */
+	char *rewind;        /* "auto", "yes" or "no"; default auto */
 
 	/* [paths], absolute after loading (relative to the file's folder) */
 	char *library;

@@ -15,6 +15,9 @@
 #include "util.h"
 
 #define REPLY_MAX 1024
+/* Lines one client gets handled per loop turn: a client that floods
+ * requests must not keep the player (or other clients) waiting. */
+#define LINES_PER_TURN 4
 
 struct client {
 	int fd;
@@ -176,7 +179,10 @@ static bool client_lines(struct control *c, struct client *cl)
 {
 	char *nl;
 
-	while (cl->out_len == 0 && (nl = memchr(cl->in, '\n', cl->in_len))) {
+	int budget = LINES_PER_TURN;
+
+	while (cl->out_len == 0 && budget-- > 0 &&
+	       (nl = memchr(cl->in, '\n', cl->in_len))) {
 		char reply[REPLY_MAX];
 		size_t used = (size_t)(nl - cl->in) + 1;
 
@@ -200,7 +206,8 @@ static bool client_lines(struct control *c, struct client *cl)
 		if (!client_flush(cl))
 			return false;
 	}
-	if (cl->in_len == sizeof(cl->in)) {
+	if (cl->in_len == sizeof(cl->in) &&
+	    !memchr(cl->in, '\n', cl->in_len)) {
 		char reply[96];
 
 		snprintf(reply, sizeof(reply),
@@ -214,27 +221,29 @@ static bool client_lines(struct control *c, struct client *cl)
 	return true;
 }
 
+/* One read per turn, then the lines it completed (up to the budget). */
 static bool client_read(struct control *c, struct client *cl)
 {
-	for (;;) {
-		ssize_t n;
+	ssize_t n;
 
-		if (cl->in_len == sizeof(cl->in))
-			return client_lines(c, cl);
-		n = recv(cl->fd, cl->in + cl->in_len, sizeof(cl->in) - cl->in_len,
-			 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return true;
-		if (n <= 0)
-			return false; /* closed, half-sent lines are dropped */
-		cl->in_len += (size_t)n;
-		if (!client_lines(c, cl))
-			return false;
-		if (cl->out_len)
-			return true; /* wait for the reply to drain first */
-	}
+	if (cl->in_len == sizeof(cl->in))
+		return client_lines(c, cl);
+	do
+		n = recv(cl->fd, cl->in + cl->in_len,
+			 sizeof(cl->in) - cl->in_len, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return true;
+	if (n <= 0)
+		return false; /* closed: half-sent lines are dropped */
+	cl->in_len += (size_t)n;
+	return client_lines(c, cl);
+}
+
+/* A complete request waits and its client may be answered. */
+static bool client_ready(const struct client *cl)
+{
+	return cl->out_len == 0 && memchr(cl->in, '\n', cl->in_len);
 }
 
 static void accept_clients(struct control *c)
@@ -281,6 +290,8 @@ void control_dispatch(struct control *c, struct pollfd *fds, int n)
 			       client_lines(c, &c->clients[i]);
 		else if (fds[k].revents & (POLLIN | POLLHUP | POLLERR))
 			keep = client_read(c, &c->clients[i]);
+		else if (client_ready(&c->clients[i]))
+			keep = client_lines(c, &c->clients[i]);
 		if (keep && c->clients[i].deadline_ns <= now)
 			keep = false;
 		if (!keep)
@@ -299,13 +310,33 @@ int control_timeout_ms(const struct control *c)
 {
 	int64_t first = INT64_MAX, now;
 
-	for (size_t i = 0; i < c->n_clients; i++)
+	for (size_t i = 0; i < c->n_clients; i++) {
+		/* Requests left over from a busy client's turn: come back
+		 * right after the rest of the loop has had its turn. */
+		if (client_ready(&c->clients[i]))
+			return 0;
 		if (c->clients[i].deadline_ns < first)
 			first = c->clients[i].deadline_ns;
+	}
 	if (first == INT64_MAX)
 		return -1;
 	now = now_ns();
 	return first <= now ? 0 : (int)((first - now) / 1000000 + 1);
+}
+
+static int send_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 int control_request(const char *path, const char *line, char *reply,
@@ -326,11 +357,11 @@ int control_request(const char *path, const char *line, char *reply,
 		r = -errno;
 		goto out;
 	}
-	if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
-		r = -errno;
+	r = send_all(fd, line, len);
+	if (r == 0)
+		r = send_all(fd, "\n", 1);
+	if (r < 0)
 		goto out;
-	}
 	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
 	while (got + 1 < reply_len) {
 		ssize_t n;

@@ -23,6 +23,7 @@
 
 #define MAX_POLLFDS (4 + CONTROL_MAX_CLIENTS + 16)
 #define QUIT_GRACE_MS 800
+#define SWAP_GRACE_MS 200
 
 struct daemon {
 	struct daemon_options opt;
@@ -36,6 +37,9 @@ struct daemon {
 	int sig_fd;
 	bool quit;
 	int64_t quit_deadline;
+	bool swap_pending; /* [audio] changed: new player once quiet */
+	int64_t swap_deadline;
+	bool state_dirty; /* saved when playback ends, not mid-sound */
 	bool keys_on;
 	bool tio_saved;
 	struct termios tio;
@@ -131,6 +135,15 @@ static struct clip *make_beep(const struct config *cfg)
 	return c;
 }
 
+static int rewind_mode(const struct config *c)
+{
+	return strcmp(c->rewind, "yes") == 0  ? PLAYER_REWIND_YES
+	       : strcmp(c->rewind, "no") == 0 ? PLAYER_REWIND_NO
+					      : PLAYER_REWIND_AUTO;
+}
+
+static void save_state(struct daemon *d);
+
 static void on_player_event(void *data, enum player_event ev, int err,
 			    const struct clip *c, const char *detail)
 {
@@ -171,13 +184,24 @@ static void on_player_event(void *data, enum player_event ev, int err,
 		break;
 	case PLAYER_IDLE:
 		log_debug("idle");
+		if (d->state_dirty)
+			save_state(d);
 		break;
 	}
 }
 
+/* Saves now when nothing plays; otherwise when playback ends, so no
+ * fsync ever competes with the sound (PLAYER_IDLE, and at exit). */
 static void save_state(struct daemon *d)
 {
-	int r = state_save(d->cfg->state, &d->state);
+	int r;
+
+	if (!d->player || !player_is_idle(d->player)) {
+		d->state_dirty = true;
+		return;
+	}
+	d->state_dirty = false;
+	r = state_save(d->cfg->state, &d->state);
 
 	if (r < 0)
 		log_err("cannot save volume and language to %s (%s); they "
@@ -320,7 +344,6 @@ static void run_next_language(struct daemon *d, char *reply, size_t len)
 			next = (i + 1) % langs->n;
 	snprintf(d->state.language, sizeof(d->state.language), "%s",
 		 langs->v[next]);
-	save_state(d);
 	log_info("active language is now '%s'", d->state.language);
 	name = library_find(d->lib, d->state.language, LIBRARY_LANGUAGE_NAME);
 	if (name) {
@@ -333,6 +356,8 @@ static void run_next_language(struct daemon *d, char *reply, size_t len)
 			 "silently",
 			 d->state.language, d->cfg->library, d->state.language,
 			 LIBRARY_LANGUAGE_NAME);
+	/* After the start: saved once the name has been spoken. */
+	save_state(d);
 	snprintf(reply, len, "ok language %s", d->state.language);
 }
 
@@ -392,6 +417,29 @@ static void apply_state(struct daemon *d)
 	player_set_volume(d->player, d->state.volume);
 }
 
+/* A new player on the reloaded [audio] settings, once the old one is
+ * quiet (or its grace ran out). */
+static void swap_player(struct daemon *d)
+{
+	struct output_params op = params_of(d->cfg);
+	struct player_config pc = player_config_of(d->cfg);
+	struct player *p;
+
+	p = player_new(&output_alsa_ops, d->out, &op, &pc, on_player_event, d);
+	if (!p) {
+		/* The old player stays; the switch is retried later. */
+		log_err("out of memory while switching sound settings");
+		return;
+	}
+	d->swap_pending = false;
+	/* Both share the one output: the old one closes it first. */
+	player_free(d->player);
+	d->player = p;
+	player_set_rewind(p, rewind_mode(d->cfg));
+	player_set_volume(p, d->state.volume);
+	player_open_device(p);
+}
+
 static int reload(struct daemon *d, char *reply, size_t len)
 {
 	struct config *cfg = load_config(d->opt.config_path);
@@ -421,30 +469,20 @@ static int reload(struct daemon *d, char *reply, size_t len)
 			 cfg->socket);
 	np = params_of(cfg);
 	op = params_of(d->cfg);
+	pc = player_config_of(cfg);
+	config_free(d->cfg);
+	d->cfg = cfg;
 	if (strcmp(np.device, op.device) != 0 || np.rate != op.rate ||
 	    np.channels != op.channels || np.buffer_ms != op.buffer_ms ||
 	    np.period_ms != op.period_ms) {
-		struct player *p;
-
-		pc = player_config_of(cfg);
-		p = player_new(&output_alsa_ops, d->out, &np, &pc,
-			       on_player_event, d);
-		if (!p) {
-			snprintf(reply, len, "error: out of memory");
-			library_free(lib);
-			config_free(cfg);
-			return -ENOMEM;
-		}
-		player_free(d->player);
-		d->player = p;
-		config_free(d->cfg);
-		d->cfg = cfg;
-		player_open_device(d->player);
+		/* The new device settings take over once what plays has
+		 * faded out: never a cut mid-sample. */
+		player_stop(d->player);
+		d->swap_pending = true;
+		d->swap_deadline = now_ns() + SWAP_GRACE_MS * 1000000LL;
 	} else {
-		pc = player_config_of(cfg);
 		player_configure(d->player, &pc);
-		config_free(d->cfg);
-		d->cfg = cfg;
+		player_set_rewind(d->player, rewind_mode(d->cfg));
 	}
 	library_free(d->lib);
 	d->lib = lib;
@@ -465,6 +503,8 @@ void daemon_request(void *data, const char *line, char *reply,
 
 	while (*line == ' ' || *line == '\t')
 		line++;
+	if (d->swap_pending)
+		swap_player(d);
 	if (strcmp(line, "status") == 0) {
 		run_status(d, reply, reply_len);
 		return;
@@ -488,6 +528,10 @@ void daemon_request(void *data, const char *line, char *reply,
 	}
 	if (action_parse(line, &a, err, sizeof(err)) < 0) {
 		snprintf(reply, reply_len, "error: %s", err);
+		return;
+	}
+	if (d->quit && a.type != ACTION_STOP) {
+		snprintf(reply, reply_len, "error: bullhornd is shutting down");
 		return;
 	}
 	switch (a.type) {
@@ -626,6 +670,7 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 					 : "; check [paths] socket");
 		goto fail;
 	}
+	player_set_rewind(d->player, rewind_mode(d->cfg));
 	player_open_device(d->player);
 	if (opt->keys)
 		keys_start(d);
@@ -683,6 +728,9 @@ int daemon_run(struct daemon *d)
 		if (d->quit &&
 		    (player_is_idle(d->player) || now_ns() >= d->quit_deadline))
 			break;
+		if (d->swap_pending && (player_is_idle(d->player) ||
+					now_ns() >= d->swap_deadline))
+			swap_player(d);
 		fds[n++] = (struct pollfd){.fd = d->sig_fd, .events = POLLIN};
 		n_ctl = control_pollfds(d->control, fds + n, MAX_POLLFDS - n - 17);
 		n += n_ctl;
@@ -696,8 +744,10 @@ int daemon_run(struct daemon *d)
 		/* No timeout unless a client deadline or the exit grace
 		 * needs one: idle means asleep. */
 		timeout = control_timeout_ms(d->control);
-		if (d->quit) {
-			int left = (int)((d->quit_deadline - now_ns()) / 1000000);
+		if (d->quit || d->swap_pending) {
+			int64_t until = d->quit ? d->quit_deadline
+						: d->swap_deadline;
+			int left = (int)((until - now_ns()) / 1000000);
 
 			if (left < 0)
 				left = 0;
@@ -717,6 +767,12 @@ int daemon_run(struct daemon *d)
 			keys_read(d);
 		if (fds[0].revents & POLLIN)
 			on_signal(d);
+	}
+	if (d->state_dirty) {
+		d->state_dirty = false;
+		if (state_save(d->cfg->state, &d->state) < 0)
+			log_err("cannot save volume and language to %s",
+				d->cfg->state);
 	}
 	log_info("stopped");
 	return 0;

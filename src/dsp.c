@@ -11,7 +11,6 @@
 
 #define MIN_WINDOW_MS 10 /* shortest clip measured through the K-filter */
 #define ABS_GATE_LUFS -70.0
-#define REL_GATE_LU   -10.0
 
 #define LEVEL_LOOKAHEAD_S 0.005
 #define LEVEL_RELEASE_S	  0.08 /* time constant */
@@ -140,139 +139,6 @@ int dsp_meter_read(struct dsp_meter *m, double *lufs, double *tp_dbtp,
 	}
 	*tp_dbtp = peak > 0.0 ? 20.0 * log10(peak) : -HUGE_VAL;
 	return 0;
-}
-
-/*
- * --- BS.1770 of mono audio, our own ---
- *
- * The same K-filter design as libebur128 (its analog prototypes through
- * the bilinear transform, as two sections rather than one 4th-order), the
- * same 400 ms blocks every 100 ms, the same gates. dsp_level() measures
- * its output several times while it refines the gain; this reads within
- * a few thousandths of a LU of libebur128 in a third of the time, and
- * libebur128 still has the last word on the result.
- */
-struct kmeter {
-	struct biquad shelf, rlb;
-	size_t step;	 /* frames in 100 ms, rounded as libebur128 does */
-	size_t in_step;	 /* frames so far in the current 100 ms */
-	double step_sum; /* their K-weighted energy */
-	double prev[3];	 /* energy of the three 100 ms before */
-	size_t steps;
-	double total; /* K-weighted energy of everything */
-	double raw;   /* and unweighted, for clips under MIN_WINDOW_MS */
-	size_t frames, min_window;
-	double *blocks; /* mean energy of each 400 ms block over the gate */
-	size_t nblocks, cap;
-};
-
-static void kmeter_reset(struct kmeter *k)
-{
-	k->shelf.z1 = k->shelf.z2 = k->rlb.z1 = k->rlb.z2 = 0.0;
-	k->in_step = k->steps = k->frames = k->nblocks = 0;
-	k->step_sum = k->total = k->raw = 0.0;
-	k->prev[0] = k->prev[1] = k->prev[2] = 0.0;
-}
-
-/* max_frames: the most that will be measured between resets. */
-static int kmeter_init(struct kmeter *k, unsigned rate, size_t max_frames)
-{
-	/* BS.1770's pre-filter (high shelf) and RLB weighting (high-pass) */
-	double f0 = 1681.974450955533, g_db = 3.999843853973347;
-	double q = 0.7071752369554196, kk = tan(M_PI * f0 / rate);
-	double vh = pow(10.0, g_db / 20.0), vb = pow(vh, 0.4996667741545416);
-	double a0 = 1.0 + kk / q + kk * kk;
-
-	memset(k, 0, sizeof(*k));
-	k->shelf = (struct biquad){
-	    .b0 = (vh + vb * kk / q + kk * kk) / a0,
-	    .b1 = 2.0 * (kk * kk - vh) / a0,
-	    .b2 = (vh - vb * kk / q + kk * kk) / a0,
-	    .a1 = 2.0 * (kk * kk - 1.0) / a0,
-	    .a2 = (1.0 - kk / q + kk * kk) / a0,
-	};
-	f0 = 38.13547087602444;
-	q = 0.5003270373238773;
-	kk = tan(M_PI * f0 / rate);
-	a0 = 1.0 + kk / q + kk * kk;
-	k->rlb = (struct biquad){
-	    .b0 = 1.0,
-	    .b1 = -2.0,
-	    .b2 = 1.0,
-	    .a1 = 2.0 * (kk * kk - 1.0) / a0,
-	    .a2 = (1.0 - kk / q + kk * kk) / a0,
-	};
-	k->step = (rate + 5) / 10;
-	k->min_window = ((size_t)rate * MIN_WINDOW_MS + 999) / 1000;
-	k->cap = max_frames / k->step + 1;
-	k->blocks = malloc(k->cap * sizeof(*k->blocks));
-	return k->blocks ? 0 : -ENOMEM;
-}
-
-static void kmeter_fini(struct kmeter *k)
-{
-	free(k->blocks);
-	k->blocks = NULL;
-}
-
-static void kmeter_add(struct kmeter *k, const float *x, size_t n)
-{
-	double gate = pow(10.0, (ABS_GATE_LUFS + 0.691) / 10.0);
-
-	assert(k->frames + n <= k->cap * k->step);
-	for (size_t i = 0; i < n; i++) {
-		double y = biquad_run(&k->rlb, biquad_run(&k->shelf, x[i]));
-		double block;
-
-		k->raw += (double)x[i] * x[i];
-		k->step_sum += y * y;
-		if (++k->in_step < k->step)
-			continue;
-		if (k->steps++ >= 3) {
-			block = (k->prev[0] + k->prev[1] + k->prev[2] +
-				 k->step_sum) /
-				(double)(4 * k->step);
-			if (block >= gate)
-				k->blocks[k->nblocks++] = block;
-		}
-		k->total += k->step_sum;
-		k->prev[0] = k->prev[1];
-		k->prev[1] = k->prev[2];
-		k->prev[2] = k->step_sum;
-		k->step_sum = 0.0;
-		k->in_step = 0;
-	}
-	k->frames += n;
-}
-
-/* Integrated loudness; a short clip is read as dsp_meter_read() does. */
-static double kmeter_lufs(const struct kmeter *k)
-{
-	double sum = 0.0, threshold, l;
-	size_t count = 0;
-
-	if (k->steps < 4) {
-		if (!k->frames)
-			return -HUGE_VAL;
-		sum =
-		    k->frames < k->min_window ? k->raw : k->total + k->step_sum;
-		sum /= (double)k->frames;
-		l = sum > 0.0 ? 10.0 * log10(sum) - 0.691 : -HUGE_VAL;
-		return l < ABS_GATE_LUFS ? -HUGE_VAL : l;
-	}
-	for (size_t i = 0; i < k->nblocks; i++)
-		sum += k->blocks[i];
-	if (!k->nblocks)
-		return -HUGE_VAL;
-	threshold = sum / (double)k->nblocks * pow(10.0, REL_GATE_LU / 10.0);
-	sum = 0.0;
-	for (size_t i = 0; i < k->nblocks; i++) {
-		if (k->blocks[i] >= threshold) {
-			sum += k->blocks[i];
-			count++;
-		}
-	}
-	return 10.0 * log10(sum / (double)count) - 0.691;
 }
 
 /* --- Block levels --- */
@@ -614,18 +480,12 @@ static inline double fade_weight(size_t i, size_t n, size_t fade)
 	return 0.5 - 0.5 * cos(M_PI * (double)edge / (double)fade);
 }
 
-/* What one run of gain, limiter and fades over x is checked with. */
-struct level_meters {
-	struct kmeter *k;     /* while refining */
-	struct dsp_meter *tp; /* the last run, which is written over x */
-};
-
 /* One run of gain, limiter and fades over x, the audio delayed by the
- * look-ahead; the result goes through the meters (and over x when the
- * meter is the final one). Gives the limiter's lowest gain. */
+ * look-ahead, into the meter m; when apply, the result is also written
+ * over x. Gives the limiter's lowest gain. */
 static int level_pass(float *x, size_t n, const float *peaks, double gain_db,
 		      const struct dsp_level_spec *spec, struct limiter *lim,
-		      struct level_meters meters, double *min_gain)
+		      struct dsp_meter *m, bool apply, double *min_gain)
 {
 	double g = pow(10.0, gain_db / 20.0);
 	double ceiling = pow(10.0, spec->ceiling_dbtp / 20.0);
@@ -636,29 +496,43 @@ static int level_pass(float *x, size_t n, const float *peaks, double gain_db,
 
 	*min_gain = 1.0;
 	limiter_reset(lim);
-	if (meters.k)
-		kmeter_reset(meters.k);
 	for (size_t k = 0; q < n; k++) {
 		double allowed = 1.0, env;
+		float y;
 
 		if (k < n && g * peaks[k] > ceiling)
 			allowed = ceiling / (g * peaks[k]);
 		if (!limiter_push(lim, allowed, &env))
 			continue;
 		*min_gain = env < *min_gain ? env : *min_gain;
-		chunk[filled++] =
-		    (float)(x[q] * g * env * fade_weight(q, n, fade));
-		if (meters.tp)
-			x[q] = chunk[filled - 1];
+		y = (float)(x[q] * g * env * fade_weight(q, n, fade));
+		if (apply)
+			x[q] = y;
+		chunk[filled++] = y;
 		if (++q < n && filled < LEVEL_CHUNK)
 			continue;
-		if (meters.k)
-			kmeter_add(meters.k, chunk, filled);
-		if (meters.tp && (r = dsp_meter_add(meters.tp, chunk, filled)))
+		r = dsp_meter_add(m, chunk, filled);
+		if (r < 0)
 			return r;
 		filled = 0;
 	}
 	return 0;
+}
+
+/* Loudness of x as it is now. */
+static int level_measure(const float *x, size_t n, unsigned rate, double *lufs)
+{
+	struct dsp_meter *m = dsp_meter_new(1, rate, false);
+	bool too_short;
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	r = dsp_meter_add(m, x, n);
+	if (r == 0)
+		r = dsp_meter_read(m, lufs, NULL, &too_short);
+	dsp_meter_free(m);
+	return r;
 }
 
 /*
@@ -674,24 +548,24 @@ int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 	      struct dsp_level_result *res)
 {
 	struct limiter *lim;
-	struct kmeter km;
-	struct level_meters meters = {.k = &km};
+	struct dsp_meter *m = NULL;
 	float *peaks = malloc(n * sizeof(*peaks)), top = 0.0f;
 	double lufs, gain, tp_db, max_gain, prev_gain = NAN, prev_lufs = NAN;
 	double min_gain = 1.0;
+	bool too_short;
 	int r;
 
 	assert(x && n && spec && res);
-	r = kmeter_init(&km, spec->rate, n);
 	lim = limiter_new(
 	    (size_t)max_d(1.0, round(LEVEL_LOOKAHEAD_S * spec->rate)),
 	    LEVEL_RELEASE_S * spec->rate);
-	if (r < 0 || !peaks || !lim) {
+	if (!peaks || !lim) {
 		r = -ENOMEM;
 		goto out;
 	}
-	kmeter_add(&km, x, n);
-	lufs = kmeter_lufs(&km);
+	r = level_measure(x, n, spec->rate, &lufs);
+	if (r < 0)
+		goto out;
 	if (!isfinite(lufs)) {
 		r = -ENODATA;
 		goto out;
@@ -706,10 +580,19 @@ int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 	for (int pass = 0; pass < LEVEL_PASSES; pass++) {
 		double l, miss, slope = 1.0;
 
-		r = level_pass(x, n, peaks, gain, spec, lim, meters, &min_gain);
+		m = dsp_meter_new(1, spec->rate, false);
+		if (!m) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = level_pass(x, n, peaks, gain, spec, lim, m, false,
+			       &min_gain);
+		if (r == 0)
+			r = dsp_meter_read(m, &l, NULL, &too_short);
+		dsp_meter_free(m);
+		m = NULL;
 		if (r < 0)
 			goto out;
-		l = kmeter_lufs(&km);
 		miss = spec->target_lufs - l;
 		if (fabs(miss) <= DSP_LEVEL_TOLERANCE_LU ||
 		    (miss > 0.0 && gain >= max_gain))
@@ -722,23 +605,22 @@ int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 		gain = fmin(gain + miss / slope, max_gain);
 	}
 
-	meters.k = NULL;
-	meters.tp = dsp_meter_new(1, spec->rate, true);
-	if (!meters.tp) {
+	/* the run kept, read with true peak this time */
+	m = dsp_meter_new(1, spec->rate, true);
+	if (!m) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = level_pass(x, n, peaks, gain, spec, lim, meters, &min_gain);
+	r = level_pass(x, n, peaks, gain, spec, lim, m, true, &min_gain);
 	if (r == 0)
-		r = dsp_meter_read(meters.tp, &res->lufs, &res->true_peak_dbtp,
+		r = dsp_meter_read(m, &res->lufs, &res->true_peak_dbtp,
 				   &res->too_short);
 	res->gain_db = gain;
 	res->limiter_db = 20.0 * log10(min_gain);
 	res->capped = gain >= max_gain;
 out:
-	dsp_meter_free(meters.tp);
+	dsp_meter_free(m);
 	limiter_free(lim);
-	kmeter_fini(&km);
 	free(peaks);
 	return r;
 }

@@ -10,6 +10,7 @@
 #define BULLHORN_OUTPUT_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct output_params {
@@ -24,6 +25,9 @@ struct output_info {
 	size_t buffer_frames;
 	size_t period_frames;
 	char format[16]; /* e.g. "S16_LE", for the log */
+	bool external;   /* an external plugin (PulseAudio, PipeWire, ...):
+			    it may pass audio on before it is played, so a
+			    rewind cannot be trusted to take it back */
 };
 
 struct output_ops {

@@ -107,6 +107,8 @@ static int set_hw(struct output_alsa *o, const struct output_params *p,
 	snd_pcm_hw_params_get_buffer_size(hw, &buffer);
 	info->buffer_frames = buffer;
 	info->period_frames = period;
+	info->external = snd_pcm_type(o->pcm) == SND_PCM_TYPE_IOPLUG ||
+			 snd_pcm_type(o->pcm) == SND_PCM_TYPE_EXTPLUG;
 	snprintf(info->format, sizeof(info->format), "%s",
 		 snd_pcm_format_name(o->format));
 	return 0;
@@ -338,6 +340,10 @@ static int alsa_recover(void *ctx, int err)
 		r = snd_pcm_resume(o->pcm);
 		if (r == -EAGAIN)
 			return -EAGAIN;
+		/* Resumed: the stream runs again with its buffer intact, and
+		 * a prepare now would fail (-EBUSY) or throw it away. */
+		if (r == 0)
+			return 0;
 		/* No resume support (-ENOSYS) or it failed: start afresh. */
 	}
 	r = snd_pcm_prepare(o->pcm);

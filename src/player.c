@@ -49,6 +49,8 @@ struct player {
 	void *data;
 
 	bool open;
+	int rewind_mode; /* PLAYER_REWIND_* */
+	bool external;   /* the open output is an external plugin */
 	bool failed_reported;
 	unsigned backoff_ms;
 	struct output_info info;
@@ -147,6 +149,7 @@ struct player *player_new(const struct output_ops *ops, void *out,
 	p->cfg = *pc;
 	p->fn = fn;
 	p->data = data;
+	p->rewind_mode = PLAYER_REWIND_AUTO;
 	p->gain = p->gain_target = 1.0f;
 	p->gain_step = (float)(1.0 / (VOLUME_RAMP_MS * pc->rate / 1000.0));
 	return p;
@@ -200,6 +203,7 @@ int player_open_device(struct player *p)
 	if (!p->hist)
 		p->hist_len = 0;
 	p->open = true;
+	p->external = p->info.external;
 	p->written = 0;
 	p->gen = p->replay_end = p->gen_seq = 0;
 	p->failed_reported = false;
@@ -225,10 +229,27 @@ static void device_lost(struct player *p, int err)
 	p->open = false;
 	p->pend_n = p->pend_off = p->pend_pad = p->pad_left = 0;
 	emit(p, PLAYER_DEVICE_LOST, err, NULL, NULL);
-	/* What was queued is gone with the device; a drain has nothing left
-	 * to wait for. */
-	if (p->state == PS_DRAINING)
+	/* What was queued is gone with the device. A fade-out has nothing
+	 * left to fade: what was stopped or preempted must not come back
+	 * with the card. A drain has nothing left to wait for. */
+	if (p->state == PS_FADING) {
+		p->replay_end = 0;
+		seq_clear(&p->cur);
+		if (p->have_next) {
+			p->cur = p->next;
+			memset(&p->next, 0, sizeof(p->next));
+			p->have_next = false;
+			p->state = PS_PLAYING;
+			p->announced = false;
+		} else {
+			p->state = PS_IDLE;
+			emit(p, PLAYER_IDLE, 0, NULL, NULL);
+		}
+	} else if (p->state == PS_DRAINING) {
+		seq_clear(&p->cur);
 		p->state = PS_IDLE;
+		emit(p, PLAYER_IDLE, 0, NULL, NULL);
+	}
 	p->failed_reported = true;
 	p->backoff_ms = 0;
 	schedule_reopen(p);
@@ -252,6 +273,9 @@ static bool seq_next(struct player *p, struct sequence *s, float *out)
 			s->played++;
 			return true;
 		}
+		/* A loop past its limit does not sit out a whole gap. */
+		if (!it->clip && s->ending)
+			return false;
 		if (!it->clip && s->pos < it->silence_frames) {
 			*out = 0.0f;
 			s->pos++;
@@ -281,6 +305,35 @@ static void check_loop_limit(struct player *p)
 	}
 }
 
+static void step_gain(struct player *p)
+{
+	if (p->gain == p->gain_target)
+		return;
+	if (fabsf(p->gain_target - p->gain) <= p->gain_step)
+		p->gain = p->gain_target;
+	else if (p->gain < p->gain_target)
+		p->gain += p->gain_step;
+	else
+		p->gain -= p->gain_step;
+}
+
+/* The fade-out is over: the next sequence takes over, or silence. */
+static void end_fade(struct player *p)
+{
+	p->replay_end = 0;
+	seq_clear(&p->cur);
+	if (p->have_next) {
+		p->cur = p->next;
+		memset(&p->next, 0, sizeof(p->next));
+		p->have_next = false;
+		p->state = PS_PLAYING;
+		p->announced = false;
+		p->gen_seq = p->gen;
+	} else {
+		p->state = PS_DRAINING;
+	}
+}
+
 /* Generates up to n frames into buf; returns how many (fewer at the end
  * of what there is to play). */
 static size_t generate(struct player *p, float *buf, size_t n)
@@ -288,7 +341,7 @@ static size_t generate(struct player *p, float *buf, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		float s;
+		float s, fade = 1.0f;
 
 		if (p->state == PS_PLAYING && !p->announced &&
 		    p->cur.idx < p->cur.n && p->cur.items[p->cur.idx].clip) {
@@ -300,6 +353,8 @@ static size_t generate(struct player *p, float *buf, size_t n)
 		if (p->state != PS_PLAYING && p->state != PS_FADING)
 			break;
 		if (p->gen < p->replay_end) {
+			/* Exactly what the listener would have heard, gain
+			 * and all: only the fade-out is new. */
 			s = p->hist[p->gen % p->hist_len];
 		} else if (!seq_next(p, &p->cur, &s)) {
 			/* The old sound ended inside its own fade-out. */
@@ -311,42 +366,26 @@ static size_t generate(struct player *p, float *buf, size_t n)
 				emit(p, PLAYER_FINISHED, 0, NULL, NULL);
 				break;
 			}
+		} else {
+			if (p->fadein_left > 0) {
+				s *= 1.0f - (float)p->fadein_left /
+						    (float)p->fadein_total;
+				p->fadein_left--;
+			}
+			step_gain(p);
+			s *= p->gain;
 		}
 		if (p->hist)
 			p->hist[p->gen % p->hist_len] = s;
 		p->gen++;
 		if (p->state == PS_FADING) {
-			s *= (float)p->fade_left / (float)p->fade_total;
+			fade = (float)p->fade_left / (float)p->fade_total;
 			if (p->fade_left > 0)
 				p->fade_left--;
-			if (p->fade_left == 0) {
-				p->replay_end = 0;
-				seq_clear(&p->cur);
-				if (p->have_next) {
-					p->cur = p->next;
-					memset(&p->next, 0, sizeof(p->next));
-					p->have_next = false;
-					p->state = PS_PLAYING;
-					p->announced = false;
-					p->gen_seq = p->gen;
-				} else {
-					p->state = PS_DRAINING;
-				}
-			}
+			if (p->fade_left == 0)
+				end_fade(p);
 		}
-		if (p->fadein_left > 0) {
-			s *= 1.0f - (float)p->fadein_left / (float)p->fadein_total;
-			p->fadein_left--;
-		}
-		if (p->gain != p->gain_target) {
-			if (fabsf(p->gain_target - p->gain) <= p->gain_step)
-				p->gain = p->gain_target;
-			else if (p->gain < p->gain_target)
-				p->gain += p->gain_step;
-			else
-				p->gain -= p->gain_step;
-		}
-		buf[i] = s * p->gain;
+		buf[i] = s * fade;
 		if ((i & 255) == 0)
 			check_loop_limit(p);
 	}
@@ -484,19 +523,23 @@ out:
  * whole buffer: stop and preemption are heard at once. */
 static void begin_fade(struct player *p)
 {
-	size_t fade = ms_to_frames(p, PLAYER_FADE_OUT_MS);
+	size_t fade = ms_to_frames(p, PLAYER_FADE_OUT_MS), max;
 	long r;
 
 	p->state = PS_FADING;
 	p->fade_total = p->fade_left = fade;
-	if (!p->open || !p->hist || !p->ops->rewind)
+	if (!p->open || !p->hist || !p->ops->rewind ||
+	    p->rewind_mode == PLAYER_REWIND_NO ||
+	    (p->rewind_mode == PLAYER_REWIND_AUTO && p->external))
 		return;
 	/* Only this sequence's own samples can be replayed from hist. */
 	if (p->gen < p->gen_seq + p->pend_n)
 		return;
-	r = p->ops->rewind(p->out, p->info.period_frames,
-			   p->gen - p->pend_n - p->gen_seq);
-	if (r <= 0 || (size_t)r > p->written)
+	max = p->gen - p->pend_n - p->gen_seq;
+	if (max > p->written)
+		max = p->written;
+	r = p->ops->rewind(p->out, p->info.period_frames, max);
+	if (r <= 0)
 		return;
 	/* Replay the taken-back samples (and any generated but unwritten)
 	 * from hist; the fade runs over them. */
@@ -609,6 +652,11 @@ bool player_is_idle(const struct player *p)
 	return p->state == PS_IDLE;
 }
 
+void player_set_rewind(struct player *p, int mode)
+{
+	p->rewind_mode = mode;
+}
+
 void player_configure(struct player *p, const struct player_config *pc)
 {
 	p->cfg.gap_s = pc->gap_s;
@@ -666,6 +714,7 @@ static void on_timer(struct player *p)
 		if (p->state == PS_DRAINING) {
 			r = p->ops->drop(p->out);
 			p->written = 0;
+			p->pend_n = p->pend_off = p->pend_pad = p->pad_left = 0;
 			p->state = PS_IDLE;
 			seq_clear(&p->cur);
 			if (r < 0)

@@ -73,6 +73,11 @@ void player_set_volume(struct player *p, unsigned volume);
 bool player_is_playing(const struct player *p);
 /* Nothing queued or sounding: the output is stopped. */
 bool player_is_idle(const struct player *p);
+/* Whether stop and preemption may take back queued audio: AUTO (the
+ * default) does unless the output is an external plugin, which may have
+ * passed the audio on already. */
+enum { PLAYER_REWIND_AUTO, PLAYER_REWIND_YES, PLAYER_REWIND_NO };
+void player_set_rewind(struct player *p, int mode);
 /* New gap and loop limit, for sequences started from now on. */
 void player_configure(struct player *p, const struct player_config *pc);
 bool player_device_ok(const struct player *p);

@@ -98,12 +98,18 @@ static int pump_once(struct control *c, int timeout_ms)
 	int n = control_pollfds(c, fds, (int)ARRAY_SIZE(fds));
 	int r;
 
+	int t = control_timeout_ms(c);
+
 	assert_true(n >= 1);
+	/* As the daemon's loop does: honour the control's own timeout (0
+	 * when a busy client's requests wait their turn) and dispatch after
+	 * every poll. */
+	if (t >= 0 && t < timeout_ms)
+		timeout_ms = t;
 	r = poll(fds, (nfds_t)n, timeout_ms);
 	assert_true(r >= 0);
-	if (r > 0)
-		control_dispatch(c, fds, n);
-	return r;
+	control_dispatch(c, fds, n);
+	return r > 0 || t == 0;
 }
 
 /* Runs the loop until it has nothing more to do. */

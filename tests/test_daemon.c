@@ -455,6 +455,35 @@ static void test_bad_config_is_named_and_reload_keeps_old(void **state)
 	tu_free(t);
 }
 
+static void test_reload_with_new_audio_settings_fades(void **state)
+{
+	struct tu *t = started(NULL);
+	size_t cap_n, door_n;
+	float *cap, *door;
+
+	(void)state;
+	req_ok(t, "play door", "ok playing door en");
+	tu_sleep_ms(300);
+	t->o.buffer_ms = 80;
+	tu_write_config(t);
+	req_ok(t, "reload", "ok reloaded");
+	assert_int_equal(tu_wait_idle(t, 1, 5000), 0);
+	door = tu_render(t, "door", "en", &door_n);
+	cap = tu_capture(t, &cap_n);
+	/* Door stopped with its fade, not cut, and well before its end. */
+	assert_true(cap_n < door_n);
+	assert_true(tu_max_step(cap, cap_n) <=
+		    tu_max_step(door, door_n) * 1.05f + LSB);
+	free(cap);
+	/* The new settings play. */
+	req_ok(t, "play rights", "ok playing rights en");
+	assert_int_equal(tu_wait_log(t, "3840-frame buffer", 3000), 0);
+	assert_int_equal(tu_wait_idle(t, 2, 5000), 0);
+	free(door);
+	assert_int_equal(tu_stop(t), 0);
+	tu_free(t);
+}
+
 static void test_bad_audio_files_are_skipped(void **state)
 {
 	struct tu *t = tu_new(NULL);
@@ -699,8 +728,13 @@ static void test_check_reports_library_and_config(void **state)
 	unlink(path);
 	/* A broken config: exit 1, each mistake by file:line. */
 	cfg = tu_slurp(t->cfg);
-	snprintf(path, sizeof(path), "%s[playback]\nlanguges = en\n", cfg);
-	tu_write(t->cfg, path);
+	{
+		char bad[8192];
+
+		snprintf(bad, sizeof(bad), "%s[playback]\nlanguges = en\n",
+			 cfg);
+		tu_write(t->cfg, bad);
+	}
 	assert_int_equal(tu_cli(t, "check", &out), 1);
 	assert_non_null(strstr(out, "bullhorn.ini:"));
 	assert_non_null(strstr(out, "did you mean 'languages'"));
@@ -794,6 +828,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_volume_cap_and_persistence, tu_teardown),
 		cmocka_unit_test_teardown(test_next_language_speaks_and_persists, tu_teardown),
 		cmocka_unit_test_teardown(test_bad_config_is_named_and_reload_keeps_old, tu_teardown),
+		cmocka_unit_test_teardown(test_reload_with_new_audio_settings_fades,
+					  tu_teardown),
 		cmocka_unit_test_teardown(test_bad_audio_files_are_skipped, tu_teardown),
 		cmocka_unit_test_teardown(test_hostile_socket_input, tu_teardown),
 		cmocka_unit_test_teardown(test_device_missing_at_start_then_appears, tu_teardown),

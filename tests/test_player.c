@@ -28,6 +28,7 @@ struct fake {
 	int open_err;   /* next opens fail with this */
 	long avail_err; /* the next avail returns this once */
 	bool can_rewind;
+	bool external;
 	int opens, closes, recovers, drops;
 	int efd;
 };
@@ -59,6 +60,7 @@ static int f_open(void *ctx, const struct output_params *p,
 	f->open = true;
 	info->buffer_frames = BUFFER;
 	info->period_frames = PERIOD;
+	info->external = f->external;
 	strcpy(info->format, "FLOAT");
 	return 0;
 }
@@ -432,6 +434,95 @@ static void test_stop_with_rewind_is_heard_at_once(void **state)
 	rig_free(r);
 }
 
+static void test_rewind_modes(void **state)
+{
+	static const struct {
+		bool external;
+		int mode;
+		bool rewinds;
+	} cases[] = {
+		{false, PLAYER_REWIND_AUTO, true}, {true, PLAYER_REWIND_AUTO, false},
+		{true, PLAYER_REWIND_YES, true},   {false, PLAYER_REWIND_NO, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rig *r = rig_new(1.0, 0);
+		struct clip *a = tone(440, 2.0, 0.5f);
+		size_t heard;
+
+		r->f.can_rewind = true;
+		r->f.external = cases[i].external;
+		player_set_rewind(r->p, cases[i].mode);
+		player_open_device(r->p);
+		start(r->p, &a, 1, false, 1.0);
+		for (int k = 0; k < 5; k++)
+			step(r, 0);
+		heard = r->f.played;
+		player_stop(r->p);
+		run_until_idle(r);
+		/* Rewound: a period, then the fade. Not: the whole queue. */
+		if (cases[i].rewinds)
+			assert_len(&r->f, heard + PERIOD + FADE_OUT);
+		else
+			assert_true(r->f.rec_n >= heard + BUFFER);
+		clip_unref(a);
+		rig_free(r);
+	}
+}
+
+static void test_volume_change_then_rewind_never_jumps(void **state)
+{
+	struct rig *r = rig_new(1.0, 0);
+	struct clip *a = tone(440, 2.0, 0.5f);
+
+	(void)state;
+	r->f.can_rewind = true;
+	player_open_device(r->p);
+	start(r->p, &a, 1, false, 1.0);
+	step(r, 0);
+	/* The ramp runs in what is queued; the rewind must replay it as it
+	 * was heard, not at the new gain. */
+	player_set_volume(r->p, 0);
+	step(r, 0);
+	step(r, 0);
+	player_stop(r->p);
+	run_until_idle(r);
+	for (size_t i = 1; i < r->f.rec_n; i++)
+		if (fabsf(r->f.rec[i] - r->f.rec[i - 1]) > 0.05f)
+			fail_msg("jump of %f at %zu",
+				 r->f.rec[i] - r->f.rec[i - 1], i);
+	clip_unref(a);
+	rig_free(r);
+}
+
+static void test_device_lost_while_stopping_stays_stopped(void **state)
+{
+	struct rig *r = rig_new(1.0, 0);
+	struct clip *a = tone(440, 2.0, 0.5f);
+	size_t before;
+
+	(void)state;
+	player_open_device(r->p);
+	start(r->p, &a, 1, false, 1.0);
+	step(r, 0);
+	player_stop(r->p);
+	r->f.avail_err = -ENODEV;
+	step(r, 0);
+	assert_true(player_is_idle(r->p));
+	assert_int_equal(r->ev.count[PLAYER_IDLE], 1);
+	assert_int_equal(a->refs, 1); /* the player let go of it */
+	before = r->f.rec_n;
+	for (int i = 0; i < 20 && !player_device_ok(r->p); i++)
+		step(r, 1000);
+	assert_true(player_device_ok(r->p));
+	step(r, 0);
+	/* What was stopped does not come back with the card. */
+	assert_int_equal(r->f.rec_n, before);
+	clip_unref(a);
+	rig_free(r);
+}
+
 static void test_preempt_with_rewind_never_replays_old_fade(void **state)
 {
 	struct rig *r = rig_new(1.0, 0);
@@ -499,6 +590,22 @@ static void test_loop_ends_at_clip_after_limit(void **state)
 	for (int rep = 0; rep < 3; rep++)
 		assert_samples(r->f.rec + rep * unit, a->samples, a->frames,
 			       1.0f);
+	clip_unref(a);
+	rig_free(r);
+}
+
+static void test_loop_limit_inside_gap_ends_at_once(void **state)
+{
+	/* 0.2 s clip, 2 s gap, limit 0.25 s: reached in the gap, which is
+	 * not sat out. */
+	struct rig *r = rig_new(2.0, 0.25);
+	struct clip *a = tone(440, 0.2, 0.5f);
+
+	(void)state;
+	player_open_device(r->p);
+	start(r->p, &a, 1, true, 2.0);
+	run_until_idle(r);
+	assert_true(r->f.rec_n < a->frames + RATE / 10 + 3 * PERIOD);
 	clip_unref(a);
 	rig_free(r);
 }
@@ -627,6 +734,7 @@ static void test_clip_outlives_caller_reference(void **state)
 	player_open_device(r->p);
 	start(r->p, &a, 1, false, r->gap);
 	first = a->samples[BUFFER + 10];
+	assert_int_equal(a->refs, 2); /* the player holds its own */
 	/* A reload frees the library while the clip still plays. */
 	clip_unref(a);
 	run_until_idle(r);
@@ -655,8 +763,12 @@ int main(void)
 		cmocka_unit_test(test_stop_fades_and_goes_idle),
 		cmocka_unit_test(test_stop_with_rewind_is_heard_at_once),
 		cmocka_unit_test(test_preempt_with_rewind_never_replays_old_fade),
+		cmocka_unit_test(test_rewind_modes),
+		cmocka_unit_test(test_volume_change_then_rewind_never_jumps),
+		cmocka_unit_test(test_device_lost_while_stopping_stays_stopped),
 		cmocka_unit_test(test_sequence_with_gaps),
 		cmocka_unit_test(test_loop_ends_at_clip_after_limit),
+		cmocka_unit_test(test_loop_limit_inside_gap_ends_at_once),
 		cmocka_unit_test(test_loop_until_stopped),
 		cmocka_unit_test(test_volume_ramps_to_cubic_gain),
 		cmocka_unit_test(test_missing_device_retries_then_plays),

@@ -186,7 +186,9 @@ static inline void tu_write_config(struct tu *t)
 
 	snprintf(text, sizeof(text),
 		 "[audio]\ndevice = %s\nrate = 48000\nchannels = 2\n"
-		 "buffer_ms = %u\n\n"
+		 "buffer_ms = %u\n"
+		 "# The test PCM is an external plugin that rewinds for real.\n"
+		 "rewind = yes\n\n"
 		 "[paths]\nlibrary = %s\ncache = %s/cache\nstate = %s/state\n"
 		 "socket = %s\n\n"
 		 "[loudness]\ntarget_lufs = %.1f\nceiling_dbtp = -1.0\n\n"
@@ -257,7 +259,8 @@ static inline struct tu *tu_new(const struct tu_opts *opts)
 		 "file \"%s\" format raw }\n"
 		 "pcm.mic { type file slave.pcm { type null } file \"/dev/null\" "
 		 "infile \"%s/mic.raw\" format raw }\n",
-		 getenv("PWD") ? getenv("PWD") : ".", tu_build(), t->out,
+		 tu_build()[0] == '/' ? "" : getenv("PWD") ? getenv("PWD") : ".",
+		 tu_build()[0] == '/' ? tu_build() + 1 : tu_build(), t->out,
 		 t->events, t->o.speed, t->nocard, t->unplug, t->out, t->dir);
 	tu_write(t->asound, text);
 	tu_write_config(t);
