@@ -37,7 +37,7 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 ALSA_PLUGIN := $(BUILD)/tests/libasound_module_pcm_bhrt.so
 
-.PHONY: all test sanitize run install uninstall clean placeholders \
+.PHONY: all test sanitize run install uninstall clean placeholders format-check \
         format lint bench bench-normalize
 
 all: $(addprefix $(BUILD)/,$(PROGS))
@@ -86,7 +86,10 @@ bench-normalize: all
 	sh bench/normalize.sh
 
 format:
-	clang-format -i src/*.c src/*.h tests/*.c tests/*.h tests/alsa/*.c
+	clang-format -i src/*.c src/*.h tests/*.c tests/*.h tests/alsa/*.c bench/*.c
+
+format-check:
+	clang-format --dry-run --Werror src/*.c src/*.h tests/*.c tests/*.h tests/alsa/*.c bench/*.c
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -62,8 +62,8 @@ static double tv_ms(struct timeval tv)
 	return (double)tv.tv_sec * 1e3 + (double)tv.tv_usec / 1e3;
 }
 
-__attribute__((format(printf, 1, 2), noreturn)) static void
-die(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
+								...)
 {
 	va_list ap;
 
@@ -198,17 +198,18 @@ static int mkinput(int argc, char **argv)
 		size_t len = rate / 200;
 
 		for (int b = 0; b < 3; b++) {
-			size_t at = pre + (size_t)((0.15 + 0.25 * b +
-						    0.1 * rnd()) *
-						   (double)n);
+			size_t at =
+			    pre + (size_t)((0.15 + 0.25 * b + 0.1 * rnd()) *
+					   (double)n);
 			float *burst = malloc(len * sizeof(*burst));
 			double bp = 0.0;
 
 			if (!burst)
 				die("out of memory");
 			for (size_t i = 0; i < len; i++) {
-				burst[i] = (float)((rnd() - 0.5) *
-						   exp(-(double)i / (rate * 0.0015)));
+				burst[i] =
+				    (float)((rnd() - 0.5) *
+					    exp(-(double)i / (rate * 0.0015)));
 				bp = fmax(bp, fabs(burst[i]));
 			}
 			for (size_t i = 0; i < len && at + i < m; i++)
@@ -242,8 +243,8 @@ static int mkinput(int argc, char **argv)
 	for (size_t i = 0; i < m; i++) {
 		double a = fabs(x[i]);
 
-		if (a >= 1.0 && (info.format & SF_FORMAT_SUBMASK) ==
-				    SF_FORMAT_PCM_16)
+		if (a >= 1.0 &&
+		    (info.format & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16)
 			clipped++;
 		out_peak = fmax(out_peak, fmin(a, 1.0));
 		for (int c = 0; c < channels; c++)
@@ -315,8 +316,8 @@ static int bullhorn(int argc, char **argv)
 		if (r < 0)
 			die("process_file failed on %s: %s", path, err);
 
-		if (snprintf(outp, sizeof(outp), "%s/%s.wav", argv[2],
-			     name) >= (int)sizeof(outp))
+		if (snprintf(outp, sizeof(outp), "%s/%s.wav", argv[2], name) >=
+		    (int)sizeof(outp))
 			die("path too long: %s/%s.wav", argv[2], name);
 		sf = sf_open(outp, SFM_WRITE, &info);
 		if (!sf)
@@ -334,9 +335,8 @@ static int bullhorn(int argc, char **argv)
 		       "%d %d %ld\n",
 		       name, (t1 - t0) / 1e6, (t2 - t1) / 1e6, in_s,
 		       (double)frames / s.rate, st.source_lufs, st.gain_db,
-		       st.limiter_db, st.trimmed_s, st.lufs,
-		       st.true_peak_dbtp, st.peak_limited, st.too_short,
-		       ru.ru_maxrss);
+		       st.limiter_db, st.trimmed_s, st.lufs, st.true_peak_dbtp,
+		       st.peak_limited, st.too_short, ru.ru_maxrss);
 		total_ms += (t1 - t0) / 1e6;
 		total_write += (t2 - t1) / 1e6;
 		total_in += in_s;

@@ -11,7 +11,7 @@
 #define MAX_WORDS 4
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
 {
@@ -31,8 +31,8 @@ bool action_valid_message(const char *s)
 	if (n == 0 || n >= ACTION_NAME_MAX || s[0] == '_' || s[0] == '-')
 		return false;
 	for (; *s; s++)
-		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) ||
-		      *s == '_' || *s == '-'))
+		if (!(islower((unsigned char)*s) ||
+		      isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
 			return false;
 	return true;
 }
@@ -77,21 +77,24 @@ static int parse_play(char **w, int n, struct action *a, char *err,
 		      size_t err_len)
 {
 	if (n < 2) {
-		set_err(err, err_len, "'%s' needs a message name, e.g. '%s rights'",
-			w[0], w[0]);
-		return -EINVAL;
-	}
-	if (n > 3) {
 		set_err(err, err_len,
-			"'%s' takes a message and at most one language or 'all'",
+			"'%s' needs a message name, e.g. '%s rights'", w[0],
 			w[0]);
 		return -EINVAL;
 	}
+	if (n > 3) {
+		set_err(
+		    err, err_len,
+		    "'%s' takes a message and at most one language or 'all'",
+		    w[0]);
+		return -EINVAL;
+	}
 	if (!action_valid_message(w[1])) {
-		set_err(err, err_len,
-			"'%.*s' is not a message name (lower-case letters, digits, "
-			"'-' and '_', up to %d characters)",
-			ACTION_NAME_MAX, w[1], ACTION_NAME_MAX - 1);
+		set_err(
+		    err, err_len,
+		    "'%.*s' is not a message name (lower-case letters, digits, "
+		    "'-' and '_', up to %d characters)",
+		    ACTION_NAME_MAX, w[1], ACTION_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	a->type = strcmp(w[0], "loop") == 0 ? ACTION_LOOP : ACTION_PLAY;
@@ -104,10 +107,11 @@ static int parse_play(char **w, int n, struct action *a, char *err,
 		} else if (action_valid_language(w[2])) {
 			snprintf(a->language, sizeof(a->language), "%s", w[2]);
 		} else {
-			set_err(err, err_len,
-				"'%.*s' is not a language tag (like 'en', 'es', "
-				"'zh-cmn') or 'all'",
-				ACTION_NAME_MAX, w[2]);
+			set_err(
+			    err, err_len,
+			    "'%.*s' is not a language tag (like 'en', 'es', "
+			    "'zh-cmn') or 'all'",
+			    ACTION_NAME_MAX, w[2]);
 			return -EINVAL;
 		}
 	}
@@ -128,17 +132,19 @@ static int parse_volume(char **w, int n, struct action *a, char *err,
 	if (num[0] == '+' || num[0] == '-') {
 		if (!isdigit((unsigned char)num[1]) ||
 		    parse_long(num + 1, 0, 100, &v) < 0) {
-			set_err(err, err_len,
-				"'%.16s' is not a volume step: use +N or -N with N "
-				"from 0 to 100",
-				num);
+			set_err(
+			    err, err_len,
+			    "'%.16s' is not a volume step: use +N or -N with N "
+			    "from 0 to 100",
+			    num);
 			return -EINVAL;
 		}
 		a->volume_mode = num[0] == '+' ? VOLUME_UP : VOLUME_DOWN;
 	} else {
 		if (parse_long(num, 0, 100, &v) < 0) {
 			set_err(err, err_len,
-				"'%.16s' is not a volume: use a number from 0 to 100, "
+				"'%.16s' is not a volume: use a number from 0 "
+				"to 100, "
 				"or +N / -N",
 				num);
 			return -EINVAL;
@@ -163,8 +169,9 @@ int action_parse(const char *text, struct action *out, char *err,
 			   text[len - 1] == ' ' || text[len - 1] == '\t'))
 		len--;
 	if (len >= sizeof(buf)) {
-		set_err(err, err_len, "action is too long (%zu bytes, at most %zu)",
-			len, sizeof(buf) - 1);
+		set_err(err, err_len,
+			"action is too long (%zu bytes, at most %zu)", len,
+			sizeof(buf) - 1);
 		return -EINVAL;
 	}
 	memcpy(buf, text, len);
@@ -178,9 +185,10 @@ int action_parse(const char *text, struct action *out, char *err,
 	}
 	n = split_words(buf, w);
 	if (n == 0) {
-		set_err(err, err_len,
-			"empty action; expected play, loop, stop, next-language "
-			"or volume");
+		set_err(
+		    err, err_len,
+		    "empty action; expected play, loop, stop, next-language "
+		    "or volume");
 		return -EINVAL;
 	}
 	if (n < 0) {
@@ -220,8 +228,8 @@ int action_format(const struct action *a, char *buf, size_t len)
 	case ACTION_PLAY:
 	case ACTION_LOOP:
 		n = snprintf(buf, len, "%s %s%s%s",
-			     a->type == ACTION_PLAY ? "play" : "loop", a->message,
-			     a->all || a->language[0] ? " " : "",
+			     a->type == ACTION_PLAY ? "play" : "loop",
+			     a->message, a->all || a->language[0] ? " " : "",
 			     a->all ? "all" : a->language);
 		break;
 	case ACTION_STOP:

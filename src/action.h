@@ -26,11 +26,11 @@ enum volume_mode { VOLUME_SET, VOLUME_UP, VOLUME_DOWN };
 
 struct action {
 	enum action_type type;
-	char message[ACTION_NAME_MAX];  /* play/loop */
+	char message[ACTION_NAME_MAX];	/* play/loop */
 	char language[ACTION_NAME_MAX]; /* play/loop; "" = active language */
-	bool all;                       /* play/loop ... all */
-	enum volume_mode volume_mode;   /* volume */
-	int volume;                     /* absolute or step, 0..1000 */
+	bool all;			/* play/loop ... all */
+	enum volume_mode volume_mode;	/* volume */
+	int volume;			/* absolute or step, 0..1000 */
 };
 
 /* Parses one action. On failure returns -EINVAL, leaves *out untouched and

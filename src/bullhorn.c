@@ -169,8 +169,9 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 	     strcmp(argv[1], LIBRARY_LANGUAGE_NAME) != 0) ||
 	    (!action_valid_language(argv[2]) &&
 	     strcmp(argv[2], LIBRARY_SHARED) != 0)) {
-		fprintf(stderr,
-			"bullhorn: usage: render MESSAGE LANGUAGE -o OUT.wav\n");
+		fprintf(
+		    stderr,
+		    "bullhorn: usage: render MESSAGE LANGUAGE -o OUT.wav\n");
 		return EXIT_USAGE;
 	}
 	message = argv[1];
@@ -205,7 +206,8 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 			"dBTP%s\n",
 			src, st.duration_s, st.source_lufs, st.lufs,
 			st.true_peak_dbtp,
-			st.peak_limited ? " (gain held back by the ceiling)" : "");
+			st.peak_limited ? " (gain held back by the ceiling)"
+					: "");
 	}
 	free(src);
 	config_free(cfg);
@@ -452,10 +454,10 @@ static int join_args(int argc, char **argv, char *buf, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
 	};
 	const char *config_path = BULLHORN_DEFAULT_CONFIG;
 	char line[CONTROL_MAX_LINE], err[256];
@@ -509,8 +511,8 @@ int main(int argc, char **argv)
 		return check_run(config_path, json, strict, stdout);
 	}
 	if (strcmp(cmd, "send") == 0) {
-		if (argc < 2 || join_args(argc - 1, argv + 1, line,
-					  sizeof(line)) < 0) {
+		if (argc < 2 ||
+		    join_args(argc - 1, argv + 1, line, sizeof(line)) < 0) {
 			fprintf(stderr, "bullhorn: usage: send LINE\n");
 			return EXIT_USAGE;
 		}

@@ -17,37 +17,38 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: bullhornd [--config FILE] [--keys] [--verbose]\n"
-		"\n"
-		"The bullhorn daemon: plays announcements through ALSA on\n"
-		"command from its control socket (see bullhorn(1)).\n"
-		"\n"
-		"  -c, --config FILE  config file (default %s)\n"
-		"  -k, --keys         the terminal's number keys act as buttons\n"
-		"                     (the [keys] section); q quits\n"
-		"  -v, --verbose      log debug lines too\n"
-		"  -h, --help         this help\n"
-		"  -V, --version      the version\n"
-		"\n"
-		"Exit codes: 0 stopped cleanly, 1 runtime failure, 2 usage,\n"
-		"3 the config, library or socket cannot be used.\n",
-		BULLHORN_DEFAULT_CONFIG);
+	fprintf(
+	    f,
+	    "Usage: bullhornd [--config FILE] [--keys] [--verbose]\n"
+	    "\n"
+	    "The bullhorn daemon: plays announcements through ALSA on\n"
+	    "command from its control socket (see bullhorn(1)).\n"
+	    "\n"
+	    "  -c, --config FILE  config file (default %s)\n"
+	    "  -k, --keys         the terminal's number keys act as buttons\n"
+	    "                     (the [keys] section); q quits\n"
+	    "  -v, --verbose      log debug lines too\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      the version\n"
+	    "\n"
+	    "Exit codes: 0 stopped cleanly, 1 runtime failure, 2 usage,\n"
+	    "3 the config, library or socket cannot be used.\n",
+	    BULLHORN_DEFAULT_CONFIG);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"keys", no_argument, NULL, 'k'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"keys", no_argument, NULL, 'k'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
 	};
 	struct daemon_options o = {
-		.config_path = BULLHORN_DEFAULT_CONFIG,
-		.keys_fd = STDIN_FILENO,
+	    .config_path = BULLHORN_DEFAULT_CONFIG,
+	    .keys_fd = STDIN_FILENO,
 	};
 	enum log_level level = LOG_INFO;
 	struct daemon *d;

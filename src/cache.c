@@ -13,7 +13,7 @@
 
 #include "util.h"
 
-#define CACHE_MAGIC "BHCLIP\0\1"
+#define CACHE_MAGIC	  "BHCLIP\0\1"
 #define CACHE_HEADER_SIZE 256 /* payload starts here, float-aligned */
 
 struct cache_header {
@@ -44,8 +44,8 @@ int cache_key(const char *source_path, const struct process_settings *s,
 	len = snprintf(settings, sizeof(settings),
 		       "bullhorn-cache v%d rate=%u target=%.4f ceiling=%.4f "
 		       "fade=%.4f",
-		       PROCESS_VERSION, s->rate, s->target_lufs, s->ceiling_dbtp,
-		       s->fade_ms);
+		       PROCESS_VERSION, s->rate, s->target_lufs,
+		       s->ceiling_dbtp, s->fade_ms);
 	h = hash64(h, settings, (size_t)len);
 	fd = open(source_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -140,7 +140,7 @@ int cache_load(const char *dir, uint64_t key, struct clip **out)
 	    h.stats_size != sizeof(h.stats) || header_crc(&h) != h.header_crc ||
 	    h.frames == 0 || h.frames > SIZE_MAX / sizeof(float) / 2 ||
 	    (uint64_t)st.st_size !=
-		    CACHE_HEADER_SIZE + h.frames * sizeof(float)) {
+		CACHE_HEADER_SIZE + h.frames * sizeof(float)) {
 		r = -EBADMSG;
 		goto out_close;
 	}
@@ -162,7 +162,10 @@ int cache_load(const char *dir, uint64_t key, struct clip **out)
 	}
 	c->map = map;
 	c->map_len = (size_t)st.st_size;
-	c->samples = (const float *)((const char *)map + CACHE_HEADER_SIZE);
+	/* The payload is float samples written by cache_store, at an
+	 * offset aligned for float. */
+	c->samples = (const float *)(const void *)((const unsigned char *)map +
+						   CACHE_HEADER_SIZE);
 	c->frames = (size_t)h.frames;
 	c->rate = h.rate;
 	c->stats = h.stats;

@@ -16,7 +16,7 @@ struct clip {
 	struct clip_stats stats;
 	char language[64];
 	char message[64];
-	char *source; /* path of the recording it was made from */
+	char *source;	  /* path of the recording it was made from */
 	bool placeholder; /* a synthesized stand-in for a human recording */
 	int refs;
 	/* Exactly one of these backs samples. */

@@ -376,8 +376,9 @@ static bool set_value(struct loader *st, const struct key *k, const char *value)
 	}
 	if (k->off == AT(rewind) && strcmp(value, "auto") &&
 	    strcmp(value, "yes") && strcmp(value, "no")) {
-		errf(st, st->lineno, "[audio] rewind: '%.*s' is not allowed; "
-				     "allowed: %s",
+		errf(st, st->lineno,
+		     "[audio] rewind: '%.*s' is not allowed; "
+		     "allowed: %s",
 		     SHOW, value, k->allowed);
 		return false;
 	}
@@ -404,7 +405,8 @@ static bool set_value(struct loader *st, const struct key *k, const char *value)
 				return true;
 			}
 		}
-		errf(st, st->lineno, "[%s] %s: '%.*s' is not yes or no; allowed: %s",
+		errf(st, st->lineno,
+		     "[%s] %s: '%.*s' is not yes or no; allowed: %s",
 		     sections[k->sec], k->name, SHOW, value, k->allowed);
 		return false;
 	}

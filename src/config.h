@@ -14,12 +14,12 @@ struct config {
 	char *path; /* the file as given */
 
 	/* [audio] */
-	char *device;        /* ALSA PCM name; default "default" */
-	unsigned rate;       /* Hz, 8000..192000; default 48000 */
-	unsigned channels;   /* 1..8; default 2 (mono is copied to each) */
-	unsigned buffer_ms;  /* 10..500; default 40 */
-	unsigned period_ms;  /* 2..buffer_ms/2; default buffer_ms/4 */
-	char *rewind;        /* "auto", "yes" or "no"; default auto */
+	char *device;	    /* ALSA PCM name; default "default" */
+	unsigned rate;	    /* Hz, 8000..192000; default 48000 */
+	unsigned channels;  /* 1..8; default 2 (mono is copied to each) */
+	unsigned buffer_ms; /* 10..500; default 40 */
+	unsigned period_ms; /* 2..buffer_ms/2; default buffer_ms/4 */
+	char *rewind;	    /* "auto", "yes" or "no"; default auto */
 
 	/* [paths], absolute after loading (relative to the file's folder) */
 	char *library;
@@ -31,14 +31,14 @@ struct config {
 	double target_lufs;  /* -40..-5; default -16 */
 	double ceiling_dbtp; /* -20..0; default -1 */
 	double highpass_hz;  /* 0 (off) or 20..1000; default 150 */
-	double trim_db;      /* -80..0 (0 = no trimming); default -40 */
+	double trim_db;	     /* -80..0 (0 = no trimming); default -40 */
 	double trim_pad_ms;  /* 0..2000; default 150 */
 
 	/* [playback] */
 	struct strv languages; /* at least one; first = active at first start */
-	double gap_s;          /* 0..60; default 1.5 */
+	double gap_s;	       /* 0..60; default 1.5 */
 	double loop_limit_s;   /* 0 = no limit, else 10..86400; default 600 */
-	bool chime;            /* attention chime before a message; no */
+	bool chime;	       /* attention chime before a message; no */
 	bool speak_language;   /* 'all' says each language's name first; no */
 	unsigned volume;       /* 0..100, first start only; default 80 */
 	unsigned max_volume;   /* 1..100; default 100; volume <= max_volume */

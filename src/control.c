@@ -135,8 +135,8 @@ int control_pollfds(struct control *c, struct pollfd *fds, int max)
 	fds[n++] = (struct pollfd){.fd = c->fd, .events = POLLIN};
 	for (size_t i = 0; i < c->n_clients && n < max; i++)
 		fds[n++] = (struct pollfd){
-			.fd = c->clients[i].fd,
-			.events = c->clients[i].out_len ? POLLOUT : POLLIN,
+		    .fd = c->clients[i].fd,
+		    .events = c->clients[i].out_len ? POLLOUT : POLLIN,
 		};
 	return n;
 }
@@ -206,8 +206,7 @@ static bool client_lines(struct control *c, struct client *cl)
 		if (!client_flush(cl))
 			return false;
 	}
-	if (cl->in_len == sizeof(cl->in) &&
-	    !memchr(cl->in, '\n', cl->in_len)) {
+	if (cl->in_len == sizeof(cl->in) && !memchr(cl->in, '\n', cl->in_len)) {
 		char reply[96];
 
 		snprintf(reply, sizeof(reply),
@@ -249,14 +248,15 @@ static bool client_ready(const struct client *cl)
 static void accept_clients(struct control *c)
 {
 	for (;;) {
-		int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd =
+		    accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct client *cl;
 
 		if (fd < 0)
 			return;
 		if (c->n_clients == CONTROL_MAX_CLIENTS) {
 			static const char busy[] =
-				"error: too many clients; try again\n";
+			    "error: too many clients; try again\n";
 
 			send(fd, busy, sizeof(busy) - 1,
 			     MSG_NOSIGNAL | MSG_DONTWAIT);

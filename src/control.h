@@ -7,9 +7,9 @@
 #include <poll.h>
 #include <stddef.h>
 
-#define CONTROL_MAX_LINE 512   /* request bytes, newline included */
+#define CONTROL_MAX_LINE    512 /* request bytes, newline included */
 #define CONTROL_MAX_CLIENTS 16
-#define CONTROL_IDLE_MS 10000  /* a silent client is dropped after this */
+#define CONTROL_IDLE_MS	    10000 /* a silent client is dropped after this */
 
 /* Fills reply (no newline) for one request line (no newline). */
 typedef void (*control_request_fn)(void *data, const char *line, char *reply,

@@ -21,7 +21,7 @@
 #include "state.h"
 #include "util.h"
 
-#define MAX_POLLFDS (4 + CONTROL_MAX_CLIENTS + 16)
+#define MAX_POLLFDS   (4 + CONTROL_MAX_CLIENTS + 16)
 #define QUIT_GRACE_MS 800
 #define SWAP_GRACE_MS 200
 
@@ -48,20 +48,20 @@ struct daemon {
 static struct output_params params_of(const struct config *c)
 {
 	return (struct output_params){
-		.device = c->device,
-		.rate = c->rate,
-		.channels = c->channels,
-		.buffer_ms = c->buffer_ms,
-		.period_ms = c->period_ms,
+	    .device = c->device,
+	    .rate = c->rate,
+	    .channels = c->channels,
+	    .buffer_ms = c->buffer_ms,
+	    .period_ms = c->period_ms,
 	};
 }
 
 static struct player_config player_config_of(const struct config *c)
 {
 	return (struct player_config){
-		.rate = c->rate,
-		.gap_s = c->gap_s,
-		.loop_limit_s = c->loop_limit_s,
+	    .rate = c->rate,
+	    .gap_s = c->gap_s,
+	    .loop_limit_s = c->loop_limit_s,
 	};
 }
 
@@ -98,8 +98,9 @@ static struct library *load_library(const struct config *cfg)
 	library_get_stats(lib, &st);
 	log_info("library %s: %zu recording%s ready (%zu from cache, %zu "
 		 "processed, %zu skipped) in %.0f ms",
-		 cfg->library, st.clips, st.clips == 1 ? "" : "s", st.from_cache,
-		 st.processed, st.skipped, (double)(now_ns() - t0) / 1e6);
+		 cfg->library, st.clips, st.clips == 1 ? "" : "s",
+		 st.from_cache, st.processed, st.skipped,
+		 (double)(now_ns() - t0) / 1e6);
 	for (size_t i = 0; i < cfg->languages.n; i++)
 		if (!strv_contains(library_languages(lib), cfg->languages.v[i]))
 			log_warn("language '%s' is configured but has no "
@@ -155,10 +156,11 @@ static void on_player_event(void *data, enum player_event ev, int err,
 		log_info("sound device '%s' ready (%s)", dev, detail);
 		break;
 	case PLAYER_DEVICE_FAILED:
-		log_err("sound device '%s' cannot be opened (%s); is it plugged "
-			"in, and is [audio] device in %s right? Retrying in "
-			"the background",
-			dev, strerror(-err), d->cfg->path);
+		log_err(
+		    "sound device '%s' cannot be opened (%s); is it plugged "
+		    "in, and is [audio] device in %s right? Retrying in "
+		    "the background",
+		    dev, strerror(-err), d->cfg->path);
 		break;
 	case PLAYER_DEVICE_LOST:
 		log_err("sound device '%s' went away (%s); retrying in the "
@@ -166,7 +168,8 @@ static void on_player_event(void *data, enum player_event ev, int err,
 			dev, strerror(-err));
 		break;
 	case PLAYER_XRUN:
-		log_warn("sound device '%s' ran dry (underrun); recovered", dev);
+		log_warn("sound device '%s' ran dry (underrun); recovered",
+			 dev);
 		break;
 	case PLAYER_SUSPENDED:
 		log_warn("sound device '%s' was suspended; resuming", dev);
@@ -241,7 +244,7 @@ static struct clip *resolve(struct daemon *d, const char *message,
 /* Pauses inside a sequence: after the chime, and after a language's
  * name, before the words it announces. */
 #define PAUSE_AFTER_CHIME_S 0.3
-#define PAUSE_AFTER_NAME_S 0.4
+#define PAUSE_AFTER_NAME_S  0.4
 
 struct seq {
 	struct player_entry e[PLAYER_MAX_ITEMS / 2];
@@ -267,25 +270,27 @@ static void run_play(struct daemon *d, const struct action *a, char *reply,
 	int r;
 
 	if (a->all) {
-		for (size_t i = 0; i < d->cfg->languages.n && n < ARRAY_SIZE(msgs);
-		     i++) {
-			struct clip *c = library_find(d->lib, d->cfg->languages.v[i],
-						      a->message);
+		for (size_t i = 0;
+		     i < d->cfg->languages.n && n < ARRAY_SIZE(msgs); i++) {
+			struct clip *c = library_find(
+			    d->lib, d->cfg->languages.v[i], a->message);
 
 			if (c)
 				msgs[n++] = c;
 			else
-				log_warn("%s: no recording in '%s'; left out of "
-					 "'all'",
-					 a->message, d->cfg->languages.v[i]);
+				log_warn(
+				    "%s: no recording in '%s'; left out of "
+				    "'all'",
+				    a->message, d->cfg->languages.v[i]);
 		}
 		if (n == 0 && (msgs[0] = resolve(d, a->message, lang)))
 			n = 1;
 	} else if ((msgs[0] = resolve(d, a->message, lang))) {
 		n = 1;
 		if (strcmp(msgs[0]->language, lang) != 0)
-			log_warn("%s: no recording in '%s'; playing '%s' instead",
-				 a->message, lang, msgs[0]->language);
+			log_warn(
+			    "%s: no recording in '%s'; playing '%s' instead",
+			    a->message, lang, msgs[0]->language);
 	}
 	if (n == 0) {
 		snprintf(reply, len,
@@ -297,14 +302,15 @@ static void run_play(struct daemon *d, const struct action *a, char *reply,
 		return;
 	}
 	if (d->cfg->chime) {
-		struct clip *chime = library_find(d->lib, LIBRARY_SHARED,
-						  LIBRARY_CHIME);
+		struct clip *chime =
+		    library_find(d->lib, LIBRARY_SHARED, LIBRARY_CHIME);
 
 		if (chime)
 			seq_add(&s, chime, PAUSE_AFTER_CHIME_S);
 		else
 			log_warn("chime is on but %s/%s/%s.* is missing",
-				 d->cfg->library, LIBRARY_SHARED, LIBRARY_CHIME);
+				 d->cfg->library, LIBRARY_SHARED,
+				 LIBRARY_CHIME);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
@@ -350,8 +356,7 @@ static void run_next_language(struct daemon *d, char *reply, size_t len)
 		struct player_entry e = {name, 0};
 
 		player_start(d->player, &e, 1, false);
-	}
-	else
+	} else
 		log_warn("'%s' has no spoken name (%s/%s/%s.*); switched "
 			 "silently",
 			 d->state.language, d->cfg->library, d->state.language,
@@ -385,8 +390,8 @@ static void run_volume(struct daemon *d, const struct action *a, char *reply,
 	}
 	snprintf(reply, len, "ok volume %d%s", v,
 		 v == max && a->volume_mode != VOLUME_DOWN && max < 100
-			 ? " (capped by max_volume)"
-			 : "");
+		     ? " (capped by max_volume)"
+		     : "");
 }
 
 static void run_status(struct daemon *d, char *reply, size_t len)
@@ -494,8 +499,7 @@ static int reload(struct daemon *d, char *reply, size_t len)
 	return 0;
 }
 
-void daemon_request(void *data, const char *line, char *reply,
-		    size_t reply_len)
+void daemon_request(void *data, const char *line, char *reply, size_t reply_len)
 {
 	struct daemon *d = data;
 	char err[256];
@@ -628,7 +632,8 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 		goto fail;
 	d->sig_fd = setup_signals();
 	if (d->sig_fd < 0) {
-		log_err("cannot set up signal handling (%s)", strerror(-d->sig_fd));
+		log_err("cannot set up signal handling (%s)",
+			strerror(-d->sig_fd));
 		goto fail;
 	}
 	d->lib = load_library(d->cfg);
@@ -728,11 +733,12 @@ int daemon_run(struct daemon *d)
 		if (d->quit &&
 		    (player_is_idle(d->player) || now_ns() >= d->quit_deadline))
 			break;
-		if (d->swap_pending && (player_is_idle(d->player) ||
-					now_ns() >= d->swap_deadline))
+		if (d->swap_pending &&
+		    (player_is_idle(d->player) || now_ns() >= d->swap_deadline))
 			swap_player(d);
 		fds[n++] = (struct pollfd){.fd = d->sig_fd, .events = POLLIN};
-		n_ctl = control_pollfds(d->control, fds + n, MAX_POLLFDS - n - 17);
+		n_ctl =
+		    control_pollfds(d->control, fds + n, MAX_POLLFDS - n - 17);
 		n += n_ctl;
 		n_play = player_pollfds(d->player, fds + n, 16);
 		n += n_play;
@@ -745,8 +751,8 @@ int daemon_run(struct daemon *d)
 		 * needs one: idle means asleep. */
 		timeout = control_timeout_ms(d->control);
 		if (d->quit || d->swap_pending) {
-			int64_t until = d->quit ? d->quit_deadline
-						: d->swap_deadline;
+			int64_t until =
+			    d->quit ? d->quit_deadline : d->swap_deadline;
 			int left = (int)((until - now_ns()) / 1000000);
 
 			if (left < 0)

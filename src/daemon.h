@@ -10,8 +10,8 @@ struct daemon;
 
 struct daemon_options {
 	const char *config_path;
-	bool keys;      /* terminal number keys act as the [keys] buttons */
-	int keys_fd;    /* where they are read from (stdin) */
+	bool keys;   /* terminal number keys act as the [keys] buttons */
+	int keys_fd; /* where they are read from (stdin) */
 };
 
 /* Loads the config and library, opens the socket. Returns NULL after

@@ -17,13 +17,13 @@ struct import_request {
 	const char *library;  /* the library root */
 	const char *language; /* a language tag */
 	const char *message;  /* a message name or _language */
-	bool replace;         /* allowed to replace a human recording */
+	bool replace;	      /* allowed to replace a human recording */
 };
 
 struct import_result {
 	char dest[4096];   /* where it went */
 	char backup[4096]; /* where the replaced recording went, or "" */
-	bool converted;    /* went through ffmpeg */
+	bool converted;	   /* went through ffmpeg */
 	bool new_language; /* the language folder was created */
 };
 

@@ -68,8 +68,8 @@ static bool parse_name(const char *name, struct entry *e)
 		return false;
 	snprintf(e->name, sizeof(e->name), "%s", name);
 	stem = (size_t)(dot - name);
-	e->placeholder = stem > pl &&
-			 strncmp(dot - pl, LIBRARY_PLACEHOLDER, pl) == 0;
+	e->placeholder =
+	    stem > pl && strncmp(dot - pl, LIBRARY_PLACEHOLDER, pl) == 0;
 	if (e->placeholder)
 		stem -= pl;
 	e->valid = stem < sizeof(e->message);
@@ -180,7 +180,8 @@ static int load_one(struct library *lib, const char *path,
 
 	r = cache_key(path, s, key);
 	if (r < 0) {
-		strv_pushf(problems, "%s: cannot be read (%s); check its permissions",
+		strv_pushf(problems,
+			   "%s: cannot be read (%s); check its permissions",
 			   path, strerror(-r));
 		return r;
 	}
@@ -256,10 +257,10 @@ static int scan_language(struct library *lib, const char *root,
 		char path[4096];
 		struct clip *c = NULL;
 		uint64_t key, *kv;
-		bool done = lib->n &&
-			    strcmp(lib->clips[lib->n - 1]->language, lang) == 0 &&
-			    strcmp(lib->clips[lib->n - 1]->message,
-				   v[i].message) == 0;
+		bool done =
+		    lib->n &&
+		    strcmp(lib->clips[lib->n - 1]->language, lang) == 0 &&
+		    strcmp(lib->clips[lib->n - 1]->message, v[i].message) == 0;
 
 		if (path_join(path, sizeof(path), dirpath, v[i].name) < 0)
 			continue;
@@ -368,10 +369,11 @@ struct library *library_new_with(const char *root, const char *cache_dir,
 			continue;
 		if (!action_valid_language(e->d_name) &&
 		    strcmp(e->d_name, LIBRARY_SHARED) != 0) {
-			strv_pushf(problems,
-				   "%s: '%s' is not a language tag (use BCP 47, "
-				   "like 'es' or 'zh-cmn'); skipped",
-				   path, e->d_name);
+			strv_pushf(
+			    problems,
+			    "%s: '%s' is not a language tag (use BCP 47, "
+			    "like 'es' or 'zh-cmn'); skipped",
+			    path, e->d_name);
 			continue;
 		}
 		if (strv_push(&dirs, e->d_name) < 0)

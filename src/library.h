@@ -16,7 +16,7 @@
 /* Sounds shared by all languages live in <root>/_shared/, found as if
  * _shared were a language: library_find(lib, LIBRARY_SHARED, "chime"). */
 #define LIBRARY_SHARED "_shared"
-#define LIBRARY_CHIME "chime"
+#define LIBRARY_CHIME  "chime"
 /* A synthesized placeholder is named <message>.placeholder.<ext>; any
  * other recording of the same message takes precedence over it. */
 #define LIBRARY_PLACEHOLDER ".placeholder"
@@ -24,10 +24,10 @@
 struct library;
 
 struct library_stats {
-	size_t clips;      /* ready to play */
+	size_t clips;	   /* ready to play */
 	size_t from_cache; /* of which mapped from the cache */
 	size_t processed;  /* of which decoded and processed now */
-	size_t skipped;    /* unreadable, empty or ambiguous files */
+	size_t skipped;	   /* unreadable, empty or ambiguous files */
 };
 
 /* Scans root and makes every recording ready. A file that cannot be used

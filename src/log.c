@@ -20,10 +20,10 @@ void log_init(const char *ident, enum log_level max_level)
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = {
-		[LOG_ERR] = "error",
-		[LOG_WARN] = "warning",
-		[LOG_INFO] = "info",
-		[LOG_DEBUG] = "debug",
+	    [LOG_ERR] = "error",
+	    [LOG_WARN] = "warning",
+	    [LOG_INFO] = "info",
+	    [LOG_DEBUG] = "debug",
 	};
 	char line[1024];
 	va_list ap;

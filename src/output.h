@@ -25,7 +25,7 @@ struct output_info {
 	size_t buffer_frames;
 	size_t period_frames;
 	char format[16]; /* e.g. "S16_LE", for the log */
-	bool external;   /* an external plugin (PulseAudio, PipeWire, ...):
+	bool external;	 /* an external plugin (PulseAudio, PipeWire, ...):
 			    it may pass audio on before it is played, so a
 			    rewind cannot be trusted to take it back */
 };

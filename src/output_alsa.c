@@ -58,8 +58,8 @@ static int set_hw(struct output_alsa *o, const struct output_params *p,
 		  struct output_info *info)
 {
 	static const snd_pcm_format_t formats[] = {
-		SND_PCM_FORMAT_S16_LE, SND_PCM_FORMAT_S32_LE,
-		SND_PCM_FORMAT_FLOAT_LE, SND_PCM_FORMAT_S24_LE};
+	    SND_PCM_FORMAT_S16_LE, SND_PCM_FORMAT_S32_LE,
+	    SND_PCM_FORMAT_FLOAT_LE, SND_PCM_FORMAT_S24_LE};
 	snd_pcm_hw_params_t *hw;
 	snd_pcm_uframes_t buffer, period;
 	unsigned rate = p->rate;
@@ -74,9 +74,11 @@ static int set_hw(struct output_alsa *o, const struct output_params *p,
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
-		if (snd_pcm_hw_params_test_format(o->pcm, hw, formats[i]) == 0) {
+		if (snd_pcm_hw_params_test_format(o->pcm, hw, formats[i]) ==
+		    0) {
 			o->format = formats[i];
-			r = snd_pcm_hw_params_set_format(o->pcm, hw, formats[i]);
+			r = snd_pcm_hw_params_set_format(o->pcm, hw,
+							 formats[i]);
 			break;
 		}
 		r = -EINVAL;
@@ -168,8 +170,9 @@ static int alsa_open(void *ctx, const struct output_params *p,
 		goto fail;
 	o->period_frames = info->period_frames;
 	o->scratch_frames = info->period_frames;
-	o->scratch = malloc(o->scratch_frames * o->channels *
-			    (size_t)snd_pcm_format_physical_width(o->format) / 8);
+	o->scratch =
+	    malloc(o->scratch_frames * o->channels *
+		   (size_t)snd_pcm_format_physical_width(o->format) / 8);
 	if (!o->scratch) {
 		r = -ENOMEM;
 		goto fail;
@@ -199,8 +202,8 @@ static int alsa_poll_revents(void *ctx, struct pollfd *fds, int n,
 {
 	struct output_alsa *o = ctx;
 
-	return norm_err(
-		snd_pcm_poll_descriptors_revents(o->pcm, fds, (unsigned)n, revents));
+	return norm_err(snd_pcm_poll_descriptors_revents(o->pcm, fds,
+							 (unsigned)n, revents));
 }
 
 static long alsa_avail(void *ctx)
@@ -351,15 +354,15 @@ static int alsa_recover(void *ctx, int err)
 }
 
 const struct output_ops output_alsa_ops = {
-	.open = alsa_open,
-	.close = alsa_close,
-	.poll_count = alsa_poll_count,
-	.poll_fill = alsa_poll_fill,
-	.poll_revents = alsa_poll_revents,
-	.avail = alsa_avail,
-	.write = alsa_write,
-	.delay = alsa_delay,
-	.rewind = alsa_rewind,
-	.drop = alsa_drop,
-	.recover = alsa_recover,
+    .open = alsa_open,
+    .close = alsa_close,
+    .poll_count = alsa_poll_count,
+    .poll_fill = alsa_poll_fill,
+    .poll_revents = alsa_poll_revents,
+    .avail = alsa_avail,
+    .write = alsa_write,
+    .delay = alsa_delay,
+    .rewind = alsa_rewind,
+    .drop = alsa_drop,
+    .recover = alsa_recover,
 };

@@ -9,11 +9,11 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define CHUNK_FRAMES 1024
-#define BACKOFF_MIN_MS 250
-#define BACKOFF_MAX_MS 8000
+#define CHUNK_FRAMES	1024
+#define BACKOFF_MIN_MS	250
+#define BACKOFF_MAX_MS	8000
 #define RESUME_RETRY_MS 20
-#define VOLUME_RAMP_MS 20.0
+#define VOLUME_RAMP_MS	20.0
 
 enum play_state {
 	PS_IDLE,     /* output stopped (or closed), nothing to play */
@@ -50,7 +50,7 @@ struct player {
 
 	bool open;
 	int rewind_mode; /* PLAYER_REWIND_* */
-	bool external;   /* the open output is an external plugin */
+	bool external;	 /* the open output is an external plugin */
 	bool failed_reported;
 	unsigned backoff_ms;
 	struct output_info info;
@@ -71,13 +71,13 @@ struct player {
 	 * exactly where the listener is. */
 	float *hist;
 	size_t hist_len;
-	size_t gen;        /* generation index of the next sample */
+	size_t gen;	   /* generation index of the next sample */
 	size_t replay_end; /* while gen < replay_end, replay from hist */
-	size_t gen_seq;    /* gen of the current sequence's first sample */
+	size_t gen_seq;	   /* gen of the current sequence's first sample */
 
 	float pend[CHUNK_FRAMES]; /* generated, not yet accepted by output */
 	size_t pend_n, pend_off;
-	size_t written;  /* frames handed to the output since it opened */
+	size_t written;	 /* frames handed to the output since it opened */
 	size_t pad_left; /* silence still to write before the drain */
 	size_t pend_pad; /* trailing frames of pend that are that silence */
 
@@ -136,7 +136,8 @@ struct player *player_new(const struct output_ops *ops, void *out,
 
 	if (!p)
 		return NULL;
-	p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	p->timer_fd =
+	    timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (p->timer_fd < 0) {
 		free(p);
 		return NULL;
@@ -209,13 +210,14 @@ int player_open_device(struct player *p)
 	p->failed_reported = false;
 	p->backoff_ms = 0;
 	timer_disarm(p);
-	snprintf(detail, sizeof(detail), "%s, %zu-frame buffer, %zu-frame period",
-		 p->info.format, p->info.buffer_frames, p->info.period_frames);
+	snprintf(detail, sizeof(detail),
+		 "%s, %zu-frame buffer, %zu-frame period", p->info.format,
+		 p->info.buffer_frames, p->info.period_frames);
 	emit(p, PLAYER_DEVICE_OPENED, 0, NULL, detail);
 	if (p->state == PS_PLAYING || p->state == PS_FADING) {
 		/* Picking up mid-clip: ramp in rather than jump in. */
 		p->fadein_total = p->fadein_left =
-			ms_to_frames(p, PLAYER_RESUME_FADE_MS);
+		    ms_to_frames(p, PLAYER_RESUME_FADE_MS);
 		fill(p);
 	} else {
 		p->state = PS_IDLE;
@@ -348,7 +350,8 @@ static size_t generate(struct player *p, float *buf, size_t n)
 			p->announced = true;
 			/* Told after the write: a slow log must never hold
 			 * back the first frame. */
-			p->to_announce = clip_ref(p->cur.items[p->cur.idx].clip);
+			p->to_announce =
+			    clip_ref(p->cur.items[p->cur.idx].clip);
 		}
 		if (p->state != PS_PLAYING && p->state != PS_FADING)
 			break;
@@ -369,7 +372,7 @@ static size_t generate(struct player *p, float *buf, size_t n)
 		} else {
 			if (p->fadein_left > 0) {
 				s *= 1.0f - (float)p->fadein_left /
-						    (float)p->fadein_total;
+						(float)p->fadein_total;
 				p->fadein_left--;
 			}
 			step_gain(p);
@@ -413,8 +416,8 @@ static void handle_error(struct player *p, long err)
 	int r;
 
 	if (err == -EPIPE || err == -ESTRPIPE) {
-		emit(p, err == -EPIPE ? PLAYER_XRUN : PLAYER_SUSPENDED, (int)err,
-		     NULL, NULL);
+		emit(p, err == -EPIPE ? PLAYER_XRUN : PLAYER_SUSPENDED,
+		     (int)err, NULL, NULL);
 		r = p->ops->recover(p->out, (int)err);
 		if (r == -EAGAIN) {
 			timer_arm(p, TIMER_RESUME, RESUME_RETRY_MS);
@@ -644,7 +647,8 @@ void player_set_volume(struct player *p, unsigned volume)
 bool player_is_playing(const struct player *p)
 {
 	/* A fade-out toward silence is already "stopped" for the user. */
-	return p->state == PS_PLAYING || (p->state == PS_FADING && p->have_next);
+	return p->state == PS_PLAYING ||
+	       (p->state == PS_FADING && p->have_next);
 }
 
 bool player_is_idle(const struct player *p)
@@ -687,8 +691,7 @@ int player_pollfds(struct player *p, struct pollfd *fds, int max)
 	n++;
 	if (p->open && p->timer_use != TIMER_RESUME &&
 	    (p->state == PS_PLAYING || p->state == PS_FADING ||
-	     (p->state == PS_DRAINING &&
-	      (p->pend_n > 0 || p->pad_left > 0)))) {
+	     (p->state == PS_DRAINING && (p->pend_n > 0 || p->pad_left > 0)))) {
 		int c = p->ops->poll_count(p->out);
 
 		if (c > 0 && c <= max - n) {

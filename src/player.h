@@ -13,13 +13,13 @@
 #include "clip.h"
 #include "output.h"
 
-#define PLAYER_MAX_ITEMS 128
-#define PLAYER_FADE_OUT_MS 10.0 /* preemption and stop */
+#define PLAYER_MAX_ITEMS      128
+#define PLAYER_FADE_OUT_MS    10.0 /* preemption and stop */
 #define PLAYER_RESUME_FADE_MS 5.0
 
 struct player_config {
 	unsigned rate;
-	double gap_s;        /* silence between the rounds of a loop */
+	double gap_s;	     /* silence between the rounds of a loop */
 	double loop_limit_s; /* 0 = none; loops end at the clip boundary */
 };
 
@@ -29,10 +29,10 @@ enum player_event {
 	PLAYER_DEVICE_LOST,   /* err */
 	PLAYER_XRUN,
 	PLAYER_SUSPENDED,
-	PLAYER_CLIP_STARTED,  /* clip */
-	PLAYER_FINISHED,      /* the sequence ended by itself */
-	PLAYER_LOOP_LIMIT,    /* the loop hit loop_limit_s */
-	PLAYER_IDLE,          /* the output is stopped: nothing more sounds */
+	PLAYER_CLIP_STARTED, /* clip */
+	PLAYER_FINISHED,     /* the sequence ended by itself */
+	PLAYER_LOOP_LIMIT,   /* the loop hit loop_limit_s */
+	PLAYER_IDLE,	     /* the output is stopped: nothing more sounds */
 };
 
 typedef void (*player_event_fn)(void *data, enum player_event ev, int err,

@@ -15,13 +15,13 @@
 #define PROCESS_VERSION 2
 
 struct process_settings {
-	unsigned rate;       /* output rate, Hz */
+	unsigned rate;	     /* output rate, Hz */
 	double target_lufs;  /* integrated loudness to aim for */
 	double ceiling_dbtp; /* true peak never above this */
-	double fade_ms;      /* fade-in and fade-out length; 5 by default */
+	double fade_ms;	     /* fade-in and fade-out length; 5 by default */
 	double highpass_hz;  /* 0 = off; else the -3 dB corner of a 4th-order
 				(24 dB/octave) Butterworth high-pass */
-	double trim_db;      /* 0 = no trimming; else leading and trailing
+	double trim_db;	     /* 0 = no trimming; else leading and trailing
 				audio quieter than this many dB below the
 				recording's own loudness is cut (e.g. -40) */
 	double trim_pad_ms;  /* silence kept before and after the speech */
@@ -32,8 +32,8 @@ struct clip_stats {
 	unsigned source_channels;
 	char source_format[32]; /* e.g. "WAV 16-bit", "Ogg Opus" */
 	double source_duration_s;
-	double duration_s;     /* after processing */
-	double source_lufs;    /* integrated loudness of the mono source */
+	double duration_s;  /* after processing */
+	double source_lufs; /* integrated loudness of the mono source */
 	double source_peak_dbtp;
 	double source_sample_peak_dbfs;
 	double clipped_pct;    /* source samples in runs of 3+ at full scale */
@@ -41,13 +41,13 @@ struct clip_stats {
 				  loudness (e.g. -45: clean; -12: very noisy);
 				  0 when it cannot be told */
 	double trimmed_s;      /* silence cut at both ends together */
-	double gain_db;        /* gain applied before the limiter */
+	double gain_db;	       /* gain applied before the limiter */
 	double limiter_db;     /* the limiter's deepest gain reduction (<= 0) */
 	bool peak_limited;     /* target not reached: the limiter would have
 				  had to cut more than it may */
-	double lufs;           /* integrated loudness after processing */
+	double lufs;	       /* integrated loudness after processing */
 	double true_peak_dbtp; /* after processing */
-	bool too_short;        /* under 400 ms: no gated block, so loudness
+	bool too_short;	       /* under 400 ms: no gated block, so loudness
 				  is measured as plain mean-square power */
 };
 

@@ -194,8 +194,8 @@ size_t edit_distance(const char *a, const char *b)
 			size_t up = row[j];
 			size_t cost = tolower((unsigned char)a[i - 1]) ==
 					      tolower((unsigned char)b[j - 1])
-					      ? 0
-					      : 1;
+					  ? 0
+					  : 1;
 			size_t best = diag + cost;
 
 			if (row[j - 1] + 1 < best)

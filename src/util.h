@@ -22,7 +22,7 @@ struct strv {
 };
 int strv_push(struct strv *l, const char *s);
 int strv_pushf(struct strv *l, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void strv_clear(struct strv *l);
 bool strv_contains(const struct strv *l, const char *s);
 /* Splits on commas and/or blanks, skipping empty fields. */

@@ -20,25 +20,21 @@ struct good_case {
 };
 
 static const struct good_case good[] = {
-	{"play rights", ACTION_PLAY, "rights", "", 0, 0, 0, "play rights"},
-	{"play rights es", ACTION_PLAY, "rights", "es", 0, 0, 0,
-	 "play rights es"},
-	{"  play   door   zh-cmn \n", ACTION_PLAY, "door", "zh-cmn", 0, 0, 0,
-	 "play door zh-cmn"},
-	{"play rights all", ACTION_PLAY, "rights", "", 1, 0, 0,
-	 "play rights all"},
-	{"loop rights all", ACTION_LOOP, "rights", "", 1, 0, 0,
-	 "loop rights all"},
-	{"loop know_your-rights2 quc", ACTION_LOOP, "know_your-rights2", "quc",
-	 0, 0, 0, "loop know_your-rights2 quc"},
-	{"stop", ACTION_STOP, "", "", 0, 0, 0, "stop"},
-	{"stop\r\n", ACTION_STOP, "", "", 0, 0, 0, "stop"},
-	{"next-language", ACTION_NEXT_LANGUAGE, "", "", 0, 0, 0,
-	 "next-language"},
-	{"volume 0", ACTION_VOLUME, "", "", 0, VOLUME_SET, 0, "volume 0"},
-	{"volume 100", ACTION_VOLUME, "", "", 0, VOLUME_SET, 100, "volume 100"},
-	{"volume +5", ACTION_VOLUME, "", "", 0, VOLUME_UP, 5, "volume +5"},
-	{"volume -10", ACTION_VOLUME, "", "", 0, VOLUME_DOWN, 10, "volume -10"},
+    {"play rights", ACTION_PLAY, "rights", "", 0, 0, 0, "play rights"},
+    {"play rights es", ACTION_PLAY, "rights", "es", 0, 0, 0, "play rights es"},
+    {"  play   door   zh-cmn \n", ACTION_PLAY, "door", "zh-cmn", 0, 0, 0,
+     "play door zh-cmn"},
+    {"play rights all", ACTION_PLAY, "rights", "", 1, 0, 0, "play rights all"},
+    {"loop rights all", ACTION_LOOP, "rights", "", 1, 0, 0, "loop rights all"},
+    {"loop know_your-rights2 quc", ACTION_LOOP, "know_your-rights2", "quc", 0,
+     0, 0, "loop know_your-rights2 quc"},
+    {"stop", ACTION_STOP, "", "", 0, 0, 0, "stop"},
+    {"stop\r\n", ACTION_STOP, "", "", 0, 0, 0, "stop"},
+    {"next-language", ACTION_NEXT_LANGUAGE, "", "", 0, 0, 0, "next-language"},
+    {"volume 0", ACTION_VOLUME, "", "", 0, VOLUME_SET, 0, "volume 0"},
+    {"volume 100", ACTION_VOLUME, "", "", 0, VOLUME_SET, 100, "volume 100"},
+    {"volume +5", ACTION_VOLUME, "", "", 0, VOLUME_UP, 5, "volume +5"},
+    {"volume -10", ACTION_VOLUME, "", "", 0, VOLUME_DOWN, 10, "volume -10"},
 };
 
 struct bad_case {
@@ -47,30 +43,30 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
-	{"", "empty action"},
-	{"   ", "empty action"},
-	{"dance", "unknown action 'dance'"},
-	{"PLAY rights", "unknown action"},
-	{"play", "needs a message name"},
-	{"play Rights", "not a message name"},
-	{"play _language", "not a message name"},
-	{"play ../etc", "not a message name"},
-	{"play rights es extra", "at most one language"},
-	{"play a b c d e", "too many words"},
-	{"play rights e$", "not a language tag"},
-	{"play rights -es", "not a language tag"},
-	{"stop now", "takes no arguments"},
-	{"next-language es", "takes no arguments"},
-	{"volume", "takes one value"},
-	{"volume 101", "not a volume"},
-	{"volume -1x", "not a volume step"},
-	{"volume +", "not a volume step"},
-	{"volume 5 6", "takes one value"},
-	{"volume loud", "not a volume"},
-	{"volume +-3", "not a volume step"},
-	{"play rig\x01hts", "control character"},
-	{"play aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-	 "not a message name"},
+    {"", "empty action"},
+    {"   ", "empty action"},
+    {"dance", "unknown action 'dance'"},
+    {"PLAY rights", "unknown action"},
+    {"play", "needs a message name"},
+    {"play Rights", "not a message name"},
+    {"play _language", "not a message name"},
+    {"play ../etc", "not a message name"},
+    {"play rights es extra", "at most one language"},
+    {"play a b c d e", "too many words"},
+    {"play rights e$", "not a language tag"},
+    {"play rights -es", "not a language tag"},
+    {"stop now", "takes no arguments"},
+    {"next-language es", "takes no arguments"},
+    {"volume", "takes one value"},
+    {"volume 101", "not a volume"},
+    {"volume -1x", "not a volume step"},
+    {"volume +", "not a volume step"},
+    {"volume 5 6", "takes one value"},
+    {"volume loud", "not a volume"},
+    {"volume +-3", "not a volume step"},
+    {"play rig\x01hts", "control character"},
+    {"play aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     "not a message name"},
 };
 
 static void test_good(void **state)
@@ -81,7 +77,8 @@ static void test_good(void **state)
 		struct action a;
 		char err[256] = "", buf[128];
 
-		assert_int_equal(action_parse(g->text, &a, err, sizeof(err)), 0);
+		assert_int_equal(action_parse(g->text, &a, err, sizeof(err)),
+				 0);
 		assert_int_equal(a.type, g->type);
 		if (g->type == ACTION_PLAY || g->type == ACTION_LOOP) {
 			assert_string_equal(a.message, g->message);
@@ -106,11 +103,11 @@ static void test_bad(void **state)
 
 		memset(&a, 0x5a, sizeof(a));
 		before = a;
-		assert_int_equal(action_parse(bad[i].text, &a, err, sizeof(err)),
-				 -22);
+		assert_int_equal(
+		    action_parse(bad[i].text, &a, err, sizeof(err)), -22);
 		if (!strstr(err, bad[i].reason))
-			fail_msg("'%s': error '%s' lacks '%s'", bad[i].text, err,
-				 bad[i].reason);
+			fail_msg("'%s': error '%s' lacks '%s'", bad[i].text,
+				 err, bad[i].reason);
 		/* A bad action changes nothing. */
 		assert_memory_equal(&a, &before, sizeof(a));
 	}
@@ -142,10 +139,10 @@ static void test_format_small_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_too_long),
-		cmocka_unit_test(test_format_small_buffer),
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_too_long),
+	    cmocka_unit_test(test_format_small_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

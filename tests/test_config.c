@@ -122,8 +122,8 @@ static void test_bool_spellings(void **state)
 	static const struct {
 		const char *text;
 		bool want;
-	} cases[] = {{"yes", true}, {"YES", true}, {"true", true},
-		     {"on", true},  {"1", true},   {"no", false},
+	} cases[] = {{"yes", true},    {"YES", true},  {"true", true},
+		     {"on", true},     {"1", true},    {"no", false},
 		     {"False", false}, {"off", false}, {"0", false}};
 	char dir[] = "/tmp/bullhorn-bool-XXXXXX", path[64], text[128];
 
@@ -380,12 +380,11 @@ struct bad_case {
 	const char *want[7]; /* each in some error line */
 };
 
-#define AUDIO_KEYS    "device, rate, channels, buffer_ms, period_ms"
+#define AUDIO_KEYS "device, rate, channels, buffer_ms, period_ms"
 #define PLAYBACK_KEYS                                                          \
 	"languages, gap_s, loop_limit_s, chime, speak_language, volume, "      \
 	"max_volume"
-#define SECTIONS                                                               \
-	"[audio], [paths], [loudness], [playback], [record], [keys]"
+#define SECTIONS "[audio], [paths], [loudness], [playback], [record], [keys]"
 
 static const struct bad_case bad_cases[] = {
     /* Whole-value number parsing. */

@@ -17,7 +17,7 @@
 #include "action.h"
 #include "testutil.h"
 
-static const char *const messages[] = {"rights", "door", "silent",
+static const char *const messages[] = {"rights",    "door",  "silent",
 				       "observers", "leave", "_language"};
 
 /* Language folders of audio/ (not _shared), sorted. */
@@ -39,7 +39,8 @@ static struct strv languages(void)
 		strv_push(&l, e->d_name);
 	}
 	closedir(d);
-	qsort(l.v, l.n, sizeof(char *), (int (*)(const void *, const void *))strcmp);
+	qsort(l.v, l.n, sizeof(char *),
+	      (int (*)(const void *, const void *))strcmp);
 	return l;
 }
 
@@ -100,9 +101,10 @@ static void test_scripts_are_clean_and_short(void **state)
 			/* About 20 s spoken: no more than 1.6 times the
 			 * English, which is written to that budget. */
 			if (codepoints(t) > codepoints(en) * 8 / 5)
-				fail_msg("%s/%s.txt: %zu characters, budget %zu",
-					 l.v[i], messages[m], codepoints(t),
-					 codepoints(en) * 8 / 5);
+				fail_msg(
+				    "%s/%s.txt: %zu characters, budget %zu",
+				    l.v[i], messages[m], codepoints(t),
+				    codepoints(en) * 8 / 5);
 			free(t);
 			free(en);
 		}
@@ -115,9 +117,9 @@ static void test_scripts_are_clean_and_short(void **state)
 static void assert_sentences_in(const char *content, const char *text,
 				const char *where)
 {
-	static const char *const ends[] = {". ", "? ", "! ", "。", "？",
-					   "！", "؟ ", ".\n", "?\n", "!\n",
-					   "؟\n"};
+	static const char *const ends[] = {". ",  "? ",	 "! ", "。",
+					   "？",  "！",	 "؟ ", ".\n",
+					   "?\n", "!\n", "؟\n"};
 	const char *p = text;
 
 	while (*p && *p != '\n') {
@@ -128,9 +130,9 @@ static void assert_sentences_in(const char *content, const char *text,
 		for (size_t i = 0; i < ARRAY_SIZE(ends); i++) {
 			const char *q = strstr(p, ends[i]);
 			size_t l = ends[i][strlen(ends[i]) - 1] == ' ' ||
-						   ends[i][strlen(ends[i]) - 1] == '\n'
-					   ? strlen(ends[i]) - 1
-					   : strlen(ends[i]);
+					   ends[i][strlen(ends[i]) - 1] == '\n'
+				       ? strlen(ends[i]) - 1
+				       : strlen(ends[i]);
 
 			if (q && (!best || q < best)) {
 				best = q;
@@ -256,12 +258,12 @@ static void test_placeholder_command_reproduces_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_language_has_every_script),
-		cmocka_unit_test(test_scripts_are_clean_and_short),
-		cmocka_unit_test(test_content_md_has_every_sentence),
-		cmocka_unit_test(test_shipped_library_passes_check),
-		cmocka_unit_test(test_placeholders_are_marked),
-		cmocka_unit_test(test_placeholder_command_reproduces_files),
+	    cmocka_unit_test(test_every_language_has_every_script),
+	    cmocka_unit_test(test_scripts_are_clean_and_short),
+	    cmocka_unit_test(test_content_md_has_every_sentence),
+	    cmocka_unit_test(test_shipped_library_passes_check),
+	    cmocka_unit_test(test_placeholders_are_marked),
+	    cmocka_unit_test(test_placeholder_command_reproduces_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

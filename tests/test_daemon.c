@@ -130,14 +130,15 @@ static void test_loudness_and_peak_of_real_speech(void **state)
 	struct tu_opts o = {.target_lufs = -23, .library = lib};
 	struct tu *t;
 	size_t cap_n;
-	float *cap, peak = 0;
+	float *cap, peak = 1e-9f; /* never log10(0) */
 	double lufs, tp;
 
 	(void)state;
 	/* The repo's own (placeholder) recording, through the whole chain. */
 	snprintf(lib, sizeof(lib), "/tmp/bullhorn-speech-%d", (int)getpid());
 	snprintf(cmd, sizeof(cmd),
-		 "rm -rf %s && mkdir -p %s/en && cp audio/en/silent.placeholder.opus %s/en/",
+		 "rm -rf %s && mkdir -p %s/en && cp "
+		 "audio/en/silent.placeholder.opus %s/en/",
 		 lib, lib, lib);
 	assert_int_equal(system(cmd), 0);
 	t = started(&o);
@@ -256,10 +257,12 @@ static void test_all_plays_each_language_with_gaps(void **state)
 
 static void test_chime_and_spoken_language_names(void **state)
 {
-	struct tu_opts o = {.gap_s = 0.25, .chime = true, .speak_language = true};
+	struct tu_opts o = {
+	    .gap_s = 0.25, .chime = true, .speak_language = true};
 	struct tu *t = started(&o);
 	size_t cap_n, n[5] = {0}, at = 0;
-	const size_t chime_pause = TU_RATE * 3 / 10, name_pause = TU_RATE * 2 / 5;
+	const size_t chime_pause = TU_RATE * 3 / 10,
+		     name_pause = TU_RATE * 2 / 5;
 	float *r[5], *cap;
 
 	(void)state;
@@ -351,8 +354,9 @@ static void test_missing_language_falls_back(void **state)
 	/* fr is active and has nothing: the next configured language that
 	 * has the message plays, and the log says so. */
 	req_ok(t, "play rights", "ok playing rights es");
-	assert_int_equal(tu_wait_log(t, "rights: no recording in 'fr'; "
-					"playing 'es' instead",
+	assert_int_equal(tu_wait_log(t,
+				     "rights: no recording in 'fr'; "
+				     "playing 'es' instead",
 				     2000),
 			 0);
 	/* silent exists only in en. */
@@ -392,8 +396,9 @@ static void test_volume_cap_and_persistence(void **state)
 	assert_int_equal(tu_stop(t), 0);
 	/* Remembered across a restart, not reset to the config's 50. */
 	assert_int_equal(tu_start(t), 0);
-	req_ok(t, "status", "ok state=idle device=ready language=en volume=40 "
-			    "max_volume=60");
+	req_ok(t, "status",
+	       "ok state=idle device=ready language=en volume=40 "
+	       "max_volume=60");
 	assert_int_equal(tu_stop(t), 0);
 	tu_free(t);
 }
@@ -500,8 +505,9 @@ static void test_bad_audio_files_are_skipped(void **state)
 	assert_int_equal(tu_count(t->log, "en/broken.wav: not a recording"), 1);
 	assert_int_equal(tu_count(t->log, "en/empty.ogg: "), 1);
 	assert_int_equal(tu_count(t->log, "notes.txt"), 0);
-	req_ok(t, "status", "ok state=idle device=ready language=en volume=100 "
-			    "max_volume=100 recordings=8");
+	req_ok(t, "status",
+	       "ok state=idle device=ready language=en volume=100 "
+	       "max_volume=100 recordings=8");
 	req_ok(t, "play broken", "error: no recording of 'broken'");
 	req_ok(t, "play rights", "ok playing rights en");
 	assert_int_equal(tu_wait_idle(t, 1, 5000), 0);
@@ -522,8 +528,8 @@ static int raw_connect(struct tu *t)
 
 /* Sends bytes, reads until `lines` reply lines came (or EOF), and checks
  * that want is in them. */
-static void raw_expect_n(int fd, const char *send_bytes, size_t len,
-			 int lines, const char *want)
+static void raw_expect_n(int fd, const char *send_bytes, size_t len, int lines,
+			 const char *want)
 {
 	char buf[2048];
 	ssize_t n;
@@ -638,9 +644,8 @@ static void test_device_vanishes_mid_play(void **state)
 	req_ok(t, "play door", "ok playing door en");
 	tu_sleep_ms(300);
 	tu_write(t->unplug, "");
-	assert_int_equal(tu_wait_log(t, "sound device 'speaker' went away",
-				     3000),
-			 0);
+	assert_int_equal(
+	    tu_wait_log(t, "sound device 'speaker' went away", 3000), 0);
 	req_ok(t, "status", "ok state=playing device=missing");
 	req_ok(t, "ping", "ok pong");
 	unlink(t->unplug);
@@ -814,33 +819,47 @@ static void test_idle_means_idle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_plays_the_rendered_message, tu_teardown),
-		cmocka_unit_test_teardown(test_file_plugin_over_null, tu_teardown),
-		cmocka_unit_test_teardown(test_loudness_and_peak_of_real_speech, tu_teardown),
-		cmocka_unit_test_teardown(test_preemption_fades_into_new_message, tu_teardown),
-		cmocka_unit_test_teardown(test_stop_silences_within_one_buffer, tu_teardown),
-		cmocka_unit_test_teardown(test_all_plays_each_language_with_gaps, tu_teardown),
-		cmocka_unit_test_teardown(test_chime_and_spoken_language_names,
-					  tu_teardown),
-		cmocka_unit_test_teardown(test_loop_repeats_until_its_limit, tu_teardown),
-		cmocka_unit_test_teardown(test_loop_until_stop, tu_teardown),
-		cmocka_unit_test_teardown(test_missing_language_falls_back, tu_teardown),
-		cmocka_unit_test_teardown(test_volume_cap_and_persistence, tu_teardown),
-		cmocka_unit_test_teardown(test_next_language_speaks_and_persists, tu_teardown),
-		cmocka_unit_test_teardown(test_bad_config_is_named_and_reload_keeps_old, tu_teardown),
-		cmocka_unit_test_teardown(test_reload_with_new_audio_settings_fades,
-					  tu_teardown),
-		cmocka_unit_test_teardown(test_bad_audio_files_are_skipped, tu_teardown),
-		cmocka_unit_test_teardown(test_hostile_socket_input, tu_teardown),
-		cmocka_unit_test_teardown(test_device_missing_at_start_then_appears, tu_teardown),
-		cmocka_unit_test_teardown(test_device_vanishes_mid_play, tu_teardown),
-		cmocka_unit_test_teardown(test_sigterm_fades_and_exits_fast, tu_teardown),
-		cmocka_unit_test_teardown(test_idle_means_idle, tu_teardown),
-		cmocka_unit_test_teardown(test_keys_act_as_buttons, tu_teardown),
-		cmocka_unit_test_teardown(test_check_reports_library_and_config,
-					  tu_teardown),
-		cmocka_unit_test_teardown(test_cli_usage_and_exit_codes,
-					  tu_teardown),
+	    cmocka_unit_test_teardown(test_plays_the_rendered_message,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_file_plugin_over_null, tu_teardown),
+	    cmocka_unit_test_teardown(test_loudness_and_peak_of_real_speech,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_preemption_fades_into_new_message,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_stop_silences_within_one_buffer,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_all_plays_each_language_with_gaps,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_chime_and_spoken_language_names,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_loop_repeats_until_its_limit,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_loop_until_stop, tu_teardown),
+	    cmocka_unit_test_teardown(test_missing_language_falls_back,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_volume_cap_and_persistence,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_next_language_speaks_and_persists,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(
+		test_bad_config_is_named_and_reload_keeps_old, tu_teardown),
+	    cmocka_unit_test_teardown(test_reload_with_new_audio_settings_fades,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_bad_audio_files_are_skipped,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_hostile_socket_input, tu_teardown),
+	    cmocka_unit_test_teardown(test_device_missing_at_start_then_appears,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_device_vanishes_mid_play,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_sigterm_fades_and_exits_fast,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_idle_means_idle, tu_teardown),
+	    cmocka_unit_test_teardown(test_keys_act_as_buttons, tu_teardown),
+	    cmocka_unit_test_teardown(test_check_reports_library_and_config,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_cli_usage_and_exit_codes,
+				      tu_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

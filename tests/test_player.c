@@ -15,9 +15,9 @@
 
 #include "player.h"
 
-#define RATE 48000
-#define BUFFER 1920 /* 40 ms */
-#define PERIOD 480  /* 10 ms */
+#define RATE	 48000
+#define BUFFER	 1920 /* 40 ms */
+#define PERIOD	 480  /* 10 ms */
 #define FADE_OUT ((size_t)(PLAYER_FADE_OUT_MS * RATE / 1000))
 
 struct fake {
@@ -25,7 +25,7 @@ struct fake {
 	size_t rec_n, rec_cap;
 	size_t played; /* frames of rec the "speaker" has emitted */
 	bool open;
-	int open_err;   /* next opens fail with this */
+	int open_err;	/* next opens fail with this */
 	long avail_err; /* the next avail returns this once */
 	bool can_rewind;
 	bool external;
@@ -165,23 +165,23 @@ static int f_recover(void *ctx, int err)
 }
 
 static const struct output_ops fake_ops = {
-	.open = f_open,
-	.close = f_close,
-	.poll_count = f_poll_count,
-	.poll_fill = f_poll_fill,
-	.poll_revents = f_poll_revents,
-	.avail = f_avail,
-	.write = f_write,
-	.delay = f_delay,
-	.rewind = f_rewind,
-	.drop = f_drop,
-	.recover = f_recover,
+    .open = f_open,
+    .close = f_close,
+    .poll_count = f_poll_count,
+    .poll_fill = f_poll_fill,
+    .poll_revents = f_poll_revents,
+    .avail = f_avail,
+    .write = f_write,
+    .delay = f_delay,
+    .rewind = f_rewind,
+    .drop = f_drop,
+    .recover = f_recover,
 };
 
 /* Clips played one after the other with the rig's gap between them, the
  * way the daemon's "all" does. */
-static int start(struct player *p, struct clip *const *c, size_t n,
-		 bool loop, double gap_s)
+static int start(struct player *p, struct clip *const *c, size_t n, bool loop,
+		 double gap_s)
 {
 	struct player_entry e[PLAYER_MAX_ITEMS];
 
@@ -232,7 +232,9 @@ static void step(struct rig *r, int wait_ms)
 	/* Not feeding: the device plays out what it has while the player
 	 * waits on its timer. */
 	if (r->f.open)
-		r->f.played += n == 1 ? queued : queued < PERIOD ? queued : PERIOD;
+		r->f.played += n == 1		 ? queued
+			       : queued < PERIOD ? queued
+						 : PERIOD;
 	assert_true(poll(fds, (nfds_t)n, n > 1 ? 0 : wait_ms) >= 0);
 	player_dispatch(r->p, fds, n);
 }
@@ -259,8 +261,9 @@ static struct clip *tone(double hz, double seconds, float amp)
 			env = (double)i / fade;
 		else if (n - 1 - i < fade)
 			env = (double)(n - 1 - i) / fade;
-		s[i] = amp * (float)(env * (0.75 + 0.25 * sin(2 * M_PI * hz *
-							      (double)i / RATE)));
+		s[i] =
+		    amp * (float)(env * (0.75 + 0.25 * sin(2 * M_PI * hz *
+							   (double)i / RATE)));
 	}
 	return clip_new_owned(s, n, RATE, NULL);
 }
@@ -270,8 +273,9 @@ static struct clip *tone(double hz, double seconds, float amp)
 static void assert_len(const struct fake *f, size_t sound)
 {
 	if (f->rec_n < sound || f->rec_n > sound + 3 * PERIOD)
-		fail_msg("wrote %zu frames, want %zu plus at most %d of padding",
-			 f->rec_n, sound, 3 * PERIOD);
+		fail_msg(
+		    "wrote %zu frames, want %zu plus at most %d of padding",
+		    f->rec_n, sound, 3 * PERIOD);
 	for (size_t i = sound; i < f->rec_n; i++)
 		assert_float_equal(f->rec[i], 0.0f, 0.0);
 }
@@ -363,7 +367,8 @@ static void test_preempt_fades_then_switches(void **state)
 	for (size_t i = 0; i < FADE_OUT; i++) {
 		float g = (float)(FADE_OUT - i) / (float)FADE_OUT;
 
-		assert_float_equal(r->f.rec[k + i], a->samples[k + i] * g, 1e-6);
+		assert_float_equal(r->f.rec[k + i], a->samples[k + i] * g,
+				   1e-6);
 	}
 	/* Then B, whole. */
 	assert_len(&r->f, k + FADE_OUT + b->frames);
@@ -441,8 +446,10 @@ static void test_rewind_modes(void **state)
 		int mode;
 		bool rewinds;
 	} cases[] = {
-		{false, PLAYER_REWIND_AUTO, true}, {true, PLAYER_REWIND_AUTO, false},
-		{true, PLAYER_REWIND_YES, true},   {false, PLAYER_REWIND_NO, false},
+	    {false, PLAYER_REWIND_AUTO, true},
+	    {true, PLAYER_REWIND_AUTO, false},
+	    {true, PLAYER_REWIND_YES, true},
+	    {false, PLAYER_REWIND_NO, false},
 	};
 
 	(void)state;
@@ -757,25 +764,25 @@ static void test_rejects_bad_sequences(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plays_clip_exactly),
-		cmocka_unit_test(test_idle_asks_for_no_wakeups),
-		cmocka_unit_test(test_preempt_fades_then_switches),
-		cmocka_unit_test(test_stop_fades_and_goes_idle),
-		cmocka_unit_test(test_stop_with_rewind_is_heard_at_once),
-		cmocka_unit_test(test_preempt_with_rewind_never_replays_old_fade),
-		cmocka_unit_test(test_rewind_modes),
-		cmocka_unit_test(test_volume_change_then_rewind_never_jumps),
-		cmocka_unit_test(test_device_lost_while_stopping_stays_stopped),
-		cmocka_unit_test(test_sequence_with_gaps),
-		cmocka_unit_test(test_loop_ends_at_clip_after_limit),
-		cmocka_unit_test(test_loop_limit_inside_gap_ends_at_once),
-		cmocka_unit_test(test_loop_until_stopped),
-		cmocka_unit_test(test_volume_ramps_to_cubic_gain),
-		cmocka_unit_test(test_missing_device_retries_then_plays),
-		cmocka_unit_test(test_xrun_recovers_in_place),
-		cmocka_unit_test(test_device_lost_mid_play_comes_back),
-		cmocka_unit_test(test_clip_outlives_caller_reference),
-		cmocka_unit_test(test_rejects_bad_sequences),
+	    cmocka_unit_test(test_plays_clip_exactly),
+	    cmocka_unit_test(test_idle_asks_for_no_wakeups),
+	    cmocka_unit_test(test_preempt_fades_then_switches),
+	    cmocka_unit_test(test_stop_fades_and_goes_idle),
+	    cmocka_unit_test(test_stop_with_rewind_is_heard_at_once),
+	    cmocka_unit_test(test_preempt_with_rewind_never_replays_old_fade),
+	    cmocka_unit_test(test_rewind_modes),
+	    cmocka_unit_test(test_volume_change_then_rewind_never_jumps),
+	    cmocka_unit_test(test_device_lost_while_stopping_stays_stopped),
+	    cmocka_unit_test(test_sequence_with_gaps),
+	    cmocka_unit_test(test_loop_ends_at_clip_after_limit),
+	    cmocka_unit_test(test_loop_limit_inside_gap_ends_at_once),
+	    cmocka_unit_test(test_loop_until_stopped),
+	    cmocka_unit_test(test_volume_ramps_to_cubic_gain),
+	    cmocka_unit_test(test_missing_device_retries_then_plays),
+	    cmocka_unit_test(test_xrun_recovers_in_place),
+	    cmocka_unit_test(test_device_lost_mid_play_comes_back),
+	    cmocka_unit_test(test_clip_outlives_caller_reference),
+	    cmocka_unit_test(test_rejects_bad_sequences),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

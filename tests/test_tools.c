@@ -166,8 +166,9 @@ static void test_import_m4a_through_ffmpeg(void **state)
 		char full[2048], file[256];
 
 		snprintf(file, sizeof(file), "%s/noffmpeg.out", t->dir);
-		snprintf(full, sizeof(full), "PATH=/nonexistent %s/bullhorn "
-					     "--config %s %s >%s 2>&1",
+		snprintf(full, sizeof(full),
+			 "PATH=/nonexistent %s/bullhorn "
+			 "--config %s %s >%s 2>&1",
 			 tu_build(), t->cfg, args, file);
 		assert_int_not_equal(system(full), 0);
 		out = tu_slurp(file);
@@ -261,8 +262,9 @@ static void test_record_from_capture_device(void **state)
 	(void)state;
 	write_mic(t, 3.0);
 	/* No daemon: no beep, said so; the rest works. */
-	assert_int_equal(tu_cli(t, "record --language es --message silent "
-				   "--seconds 2",
+	assert_int_equal(tu_cli(t,
+				"record --language es --message silent "
+				"--seconds 2",
 				&out),
 			 0);
 	assert_has(out, "no beep: bullhornd is not running");
@@ -276,8 +278,9 @@ static void test_record_from_capture_device(void **state)
 	sf_close(sf);
 	/* With the daemon: a beep before and after, through the speaker. */
 	assert_int_equal(tu_start(t), 0);
-	assert_int_equal(tu_cli(t, "record --language es --message door "
-				   "--seconds 1 --replace",
+	assert_int_equal(tu_cli(t,
+				"record --language es --message door "
+				"--seconds 1 --replace",
 				&out),
 			 0);
 	assert_true(strstr(out, "no beep") == NULL);
@@ -294,8 +297,9 @@ static void test_record_from_capture_device(void **state)
 		tu_write(t->cfg, cfg);
 		free(cfg);
 	}
-	assert_int_equal(tu_cli(t, "record --language es --message door "
-				   "--seconds 1",
+	assert_int_equal(tu_cli(t,
+				"record --language es --message door "
+				"--seconds 1",
 				&out),
 			 1);
 	assert_has(out, "cannot open the microphone 'mik'");
@@ -306,17 +310,16 @@ static void test_record_from_capture_device(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_import_wav_then_refuse_then_replace,
-					  tu_teardown),
-		cmocka_unit_test_teardown(
-			test_import_over_placeholder_and_new_language,
-			tu_teardown),
-		cmocka_unit_test_teardown(test_import_m4a_through_ffmpeg,
-					  tu_teardown),
-		cmocka_unit_test_teardown(test_check_warnings_strict_and_json,
-					  tu_teardown),
-		cmocka_unit_test_teardown(test_record_from_capture_device,
-					  tu_teardown),
+	    cmocka_unit_test_teardown(test_import_wav_then_refuse_then_replace,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(
+		test_import_over_placeholder_and_new_language, tu_teardown),
+	    cmocka_unit_test_teardown(test_import_m4a_through_ffmpeg,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_check_warnings_strict_and_json,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_record_from_capture_device,
+				      tu_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,13 +29,13 @@ struct tu_opts {
 	const char *device;    /* "speaker" (real time) or "nullfile" */
 	const char *languages; /* default "en, es" */
 	const char *library;   /* default <dir>/lib */
-	double gap_s;          /* default 0.5 */
+	double gap_s;	       /* default 0.5 */
 	double loop_limit_s;   /* default 0 (none) */
 	unsigned volume;       /* default 100 */
 	unsigned max_volume;   /* default 100 */
 	double target_lufs;    /* default -18 */
 	unsigned buffer_ms;    /* default 40 */
-	double speed;          /* bhrt speed, default 1 */
+	double speed;	       /* bhrt speed, default 1 */
 	bool chime;
 	bool speak_language;
 };
@@ -135,9 +135,9 @@ static inline void tu_write_audio(const char *path, const float *mono,
 	free(buf);
 }
 
-/* The standard test library: a chime in _shared; en and es, messages rights (1.0 s),
- * door (3.0 s, long enough to be interrupted) and silent (0.6 s, en only
- * as 44.1 kHz stereo, to go through the resampler); _language names. */
+/* The standard test library: a chime in _shared; en and es, messages rights
+ * (1.0 s), door (3.0 s, long enough to be interrupted) and silent (0.6 s, en
+ * only as 44.1 kHz stereo, to go through the resampler); _language names. */
 static inline void tu_make_library(const char *lib)
 {
 	static const struct {
@@ -145,10 +145,13 @@ static inline void tu_make_library(const char *lib)
 		double seconds;
 		unsigned rate, channels;
 	} items[] = {
-		{"en", "rights", 1.0, 48000, 1}, {"es", "rights", 1.2, 48000, 1},
-		{"en", "door", 3.0, 48000, 1},   {"es", "door", 3.0, 48000, 1},
-		{"en", "silent", 0.6, 44100, 2}, {"en", "_language", 0.4, 48000, 1},
-		{"es", "_language", 0.5, 48000, 1},
+	    {"en", "rights", 1.0, 48000, 1},
+	    {"es", "rights", 1.2, 48000, 1},
+	    {"en", "door", 3.0, 48000, 1},
+	    {"es", "door", 3.0, 48000, 1},
+	    {"en", "silent", 0.6, 44100, 2},
+	    {"en", "_language", 0.4, 48000, 1},
+	    {"es", "_language", 0.5, 48000, 1},
 	};
 	char path[512];
 
@@ -251,17 +254,21 @@ static inline struct tu *tu_new(const struct tu_opts *opts)
 		snprintf(t->lib, sizeof(t->lib), "%s", t->o.library);
 	else
 		tu_make_library(t->lib);
-	snprintf(text, sizeof(text),
-		 "pcm_type.bhrt { lib \"%s/%s/tests/libasound_module_pcm_bhrt.so\" }\n"
-		 "pcm.speaker { type bhrt file \"%s\" events \"%s\" speed %.2f "
-		 "open_fail \"%s\" unplug \"%s\" }\n"
-		 "pcm.nullfile { type file slave.pcm { type null } "
-		 "file \"%s\" format raw }\n"
-		 "pcm.mic { type file slave.pcm { type null } file \"/dev/null\" "
-		 "infile \"%s/mic.raw\" format raw }\n",
-		 tu_build()[0] == '/' ? "" : getenv("PWD") ? getenv("PWD") : ".",
-		 tu_build()[0] == '/' ? tu_build() + 1 : tu_build(), t->out,
-		 t->events, t->o.speed, t->nocard, t->unplug, t->out, t->dir);
+	snprintf(
+	    text, sizeof(text),
+	    "pcm_type.bhrt { lib \"%s/%s/tests/libasound_module_pcm_bhrt.so\" "
+	    "}\n"
+	    "pcm.speaker { type bhrt file \"%s\" events \"%s\" speed %.2f "
+	    "open_fail \"%s\" unplug \"%s\" }\n"
+	    "pcm.nullfile { type file slave.pcm { type null } "
+	    "file \"%s\" format raw }\n"
+	    "pcm.mic { type file slave.pcm { type null } file \"/dev/null\" "
+	    "infile \"%s/mic.raw\" format raw }\n",
+	    tu_build()[0] == '/' ? ""
+	    : getenv("PWD")	 ? getenv("PWD")
+				 : ".",
+	    tu_build()[0] == '/' ? tu_build() + 1 : tu_build(), t->out,
+	    t->events, t->o.speed, t->nocard, t->unplug, t->out, t->dir);
 	tu_write(t->asound, text);
 	tu_write_config(t);
 	for (int i = 0; i < TU_MAX_LIVE; i++)
@@ -329,10 +336,11 @@ static inline int tu_cli(struct tu *t, const char *args, char **out)
 	int status;
 
 	snprintf(file, sizeof(file), "%s/cli.out", t->dir);
-	snprintf(cmd, sizeof(cmd),
-		 "ALSA_CONFIG_PATH=%s %s/bullhorn --config %s %s </dev/null >%s "
-		 "2>&1",
-		 t->asound, tu_build(), t->cfg, args, file);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "ALSA_CONFIG_PATH=%s %s/bullhorn --config %s %s </dev/null >%s "
+	    "2>&1",
+	    t->asound, tu_build(), t->cfg, args, file);
 	status = system(cmd);
 	*out = tu_slurp(file);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -348,8 +356,7 @@ static inline int tu_stop(struct tu *t)
 	kill(t->pid, SIGTERM);
 	waitpid(t->pid, &status, 0);
 	t->pid = 0;
-	return WIFEXITED(status) ? WEXITSTATUS(status)
-				 : 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 static inline void tu_free(struct tu *t)
@@ -376,8 +383,10 @@ static inline int tu_teardown(void **state)
 			if (getenv("TU_KEEP") == NULL) {
 				char *log = tu_slurp(tu_live[i]->log);
 
-				fprintf(stderr, "--- daemon log of the failed "
-						"test:\n%s---\n", log);
+				fprintf(stderr,
+					"--- daemon log of the failed "
+					"test:\n%s---\n",
+					log);
 				free(log);
 			}
 			tu_free(tu_live[i]);
@@ -462,9 +471,11 @@ static inline float *tu_render(struct tu *t, const char *message,
 	SNDFILE *sf;
 	float *s;
 
-	snprintf(wav, sizeof(wav), "%s/render-%s-%s.wav", t->dir, message, lang);
-	snprintf(cmd, sizeof(cmd), "%s/bullhorn -c %s render %s %s -o %s 2>/dev/null",
-		 tu_build(), t->cfg, message, lang, wav);
+	snprintf(wav, sizeof(wav), "%s/render-%s-%s.wav", t->dir, message,
+		 lang);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/bullhorn -c %s render %s %s -o %s 2>/dev/null", tu_build(),
+		 t->cfg, message, lang, wav);
 	if (system(cmd) != 0)
 		return NULL;
 	sf = sf_open(wav, SFM_READ, &info);
