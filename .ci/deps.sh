@@ -10,7 +10,8 @@ case "${1:-test}" in
 run) want="$build alsa-utils" ;;
 # ffmpeg is the independent loudness meter; espeak-ng and opus-tools make
 # the placeholder recordings; clang for make CC=clang.
-test) want="$build libcmocka-dev clang ffmpeg espeak-ng opus-tools sox" ;;
+test) want="$build libcmocka-dev clang cppcheck clang-format ffmpeg espeak-ng
+opus-tools sox" ;;
 bench) want="$build alsa-utils sox" ;;
 *)
 	echo "usage: sh .ci/deps.sh run|test|bench" >&2
