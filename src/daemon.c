@@ -451,6 +451,7 @@ static int reload(struct daemon *d, char *reply, size_t len)
 	struct output_params np, op;
 	struct library *lib;
 	struct player_config pc;
+	bool audio_changed;
 
 	if (!cfg) {
 		snprintf(reply, len,
@@ -475,11 +476,14 @@ static int reload(struct daemon *d, char *reply, size_t len)
 	np = params_of(cfg);
 	op = params_of(d->cfg);
 	pc = player_config_of(cfg);
+	/* Compared before the old config (which op points into) is freed. */
+	audio_changed = strcmp(np.device, op.device) != 0 ||
+			np.rate != op.rate || np.channels != op.channels ||
+			np.buffer_ms != op.buffer_ms ||
+			np.period_ms != op.period_ms;
 	config_free(d->cfg);
 	d->cfg = cfg;
-	if (strcmp(np.device, op.device) != 0 || np.rate != op.rate ||
-	    np.channels != op.channels || np.buffer_ms != op.buffer_ms ||
-	    np.period_ms != op.period_ms) {
+	if (audio_changed) {
 		/* The new device settings take over once what plays has
 		 * faded out: never a cut mid-sample. */
 		player_stop(d->player);
