@@ -225,6 +225,24 @@ int player_open_device(struct player *p)
 	return 0;
 }
 
+/* The fade-out is over: the next sequence takes over, or the player
+ * goes to `quiet` (draining what is queued, or idle when nothing is). */
+static void end_fade(struct player *p, enum play_state quiet)
+{
+	p->replay_end = 0;
+	seq_clear(&p->cur);
+	if (p->have_next) {
+		p->cur = p->next;
+		memset(&p->next, 0, sizeof(p->next));
+		p->have_next = false;
+		p->state = PS_PLAYING;
+		p->announced = false;
+		p->gen_seq = p->gen;
+	} else {
+		p->state = quiet;
+	}
+}
+
 static void device_lost(struct player *p, int err)
 {
 	p->ops->close(p->out);
@@ -235,18 +253,9 @@ static void device_lost(struct player *p, int err)
 	 * left to fade: what was stopped or preempted must not come back
 	 * with the card. A drain has nothing left to wait for. */
 	if (p->state == PS_FADING) {
-		p->replay_end = 0;
-		seq_clear(&p->cur);
-		if (p->have_next) {
-			p->cur = p->next;
-			memset(&p->next, 0, sizeof(p->next));
-			p->have_next = false;
-			p->state = PS_PLAYING;
-			p->announced = false;
-		} else {
-			p->state = PS_IDLE;
+		end_fade(p, PS_IDLE);
+		if (p->state == PS_IDLE)
 			emit(p, PLAYER_IDLE, 0, NULL, NULL);
-		}
 	} else if (p->state == PS_DRAINING) {
 		seq_clear(&p->cur);
 		p->state = PS_IDLE;
@@ -319,23 +328,6 @@ static void step_gain(struct player *p)
 		p->gain -= p->gain_step;
 }
 
-/* The fade-out is over: the next sequence takes over, or silence. */
-static void end_fade(struct player *p)
-{
-	p->replay_end = 0;
-	seq_clear(&p->cur);
-	if (p->have_next) {
-		p->cur = p->next;
-		memset(&p->next, 0, sizeof(p->next));
-		p->have_next = false;
-		p->state = PS_PLAYING;
-		p->announced = false;
-		p->gen_seq = p->gen;
-	} else {
-		p->state = PS_DRAINING;
-	}
-}
-
 /* Generates up to n frames into buf; returns how many (fewer at the end
  * of what there is to play). */
 static size_t generate(struct player *p, float *buf, size_t n)
@@ -386,7 +378,7 @@ static size_t generate(struct player *p, float *buf, size_t n)
 			if (p->fade_left > 0)
 				p->fade_left--;
 			if (p->fade_left == 0)
-				end_fade(p);
+				end_fade(p, PS_DRAINING);
 		}
 		buf[i] = s * fade;
 		if ((i & 255) == 0)

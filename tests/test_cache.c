@@ -20,6 +20,7 @@
 
 #include "cache.h"
 #include "clip.h"
+#include "testutil.h"
 #include "util.h"
 
 #define HEADER_SIZE 256 /* where the payload starts in an entry */
@@ -36,23 +37,13 @@ struct fixture {
 	char cache[96];
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/bh-test-cache-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (tu_mkdtemp(f->dir, sizeof(f->dir), "cache") < 0) {
 		free(f);
 		return -1;
 	}
@@ -66,7 +57,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "testutil.h"
 #include "util.h"
 
 #define WAIT_MS 2000 /* the longest any reply may take here */
@@ -34,15 +35,6 @@ struct fixture {
 	int calls;
 	char last[CONTROL_MAX_LINE + 8];
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static void echo(void *data, const char *line, char *reply, size_t len)
 {
@@ -59,8 +51,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/bh-test-control-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (tu_mkdtemp(f->dir, sizeof(f->dir), "control") < 0) {
 		free(f);
 		return -1;
 	}
@@ -86,7 +77,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	control_free(f->c);
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(f->dir);
 	free(f);
 	return 0;
 }

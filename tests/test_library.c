@@ -24,6 +24,7 @@
 #include "cache.h"
 #include "library.h"
 #include "process.h"
+#include "testutil.h"
 #include "util.h"
 
 #define RATE 48000
@@ -41,23 +42,13 @@ struct fixture {
 	char cache[96];
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/bh-test-library-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (tu_mkdtemp(f->dir, sizeof(f->dir), "library") < 0) {
 		free(f);
 		return -1;
 	}
@@ -76,7 +67,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -18,20 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "util.h"
 
 struct fixture {
 	char dir[64];
 };
-
-static int rm_entry(const char *path, const struct stat *sb, int type,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)type;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -39,8 +31,7 @@ static int setup(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/bh-test-util-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (tu_mkdtemp(f->dir, sizeof(f->dir), "util") < 0) {
 		free(f);
 		return -1;
 	}
@@ -53,7 +44,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rmtree(f->dir);
 	free(f);
 	return 0;
 }
@@ -61,25 +52,7 @@ static int teardown(void **state)
 /* Names in dir, sorted and joined by '|'; "" for an empty folder. */
 static void list_dir(const char *dir, char *out, size_t len)
 {
-	struct dirent **names;
-	int n = scandir(dir, &names, NULL, alphasort);
-	size_t used = 0;
-
-	assert_true(n >= 0);
-	out[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		const char *name = names[i]->d_name;
-
-		if (strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
-			int w = snprintf(out + used, len - used, "%s%s",
-					 used ? "|" : "", name);
-
-			assert_true(w > 0 && (size_t)w < len - used);
-			used += (size_t)w;
-		}
-		free(names[i]);
-	}
-	free(names);
+	assert_int_equal(tu_list_dir(dir, out, len), 0);
 }
 
 static void write_text(const char *path, const char *text)

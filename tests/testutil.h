@@ -6,6 +6,7 @@
 #ifndef BULLHORN_TESTUTIL_H
 #define BULLHORN_TESTUTIL_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -84,6 +85,50 @@ static inline int tu_rm_one(const char *p, const struct stat *st, int flag,
 	(void)flag;
 	(void)ftw;
 	return remove(p);
+}
+
+/* A fresh folder /tmp/bullhorn-<tag>-XXXXXX into buf; 0 or -1. */
+static inline int tu_mkdtemp(char *buf, size_t len, const char *tag)
+{
+	if ((size_t)snprintf(buf, len, "/tmp/bullhorn-%s-XXXXXX", tag) >= len)
+		return -1;
+	return mkdtemp(buf) ? 0 : -1;
+}
+
+/* Removes a folder and everything in it. */
+static inline void tu_rmtree(const char *dir)
+{
+	nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The names in dir, sorted, joined by '|' ("a|b"); -1 if it cannot be
+ * read or out is too small. */
+static inline int tu_list_dir(const char *dir, char *out, size_t len)
+{
+	struct dirent **names;
+	int n = scandir(dir, &names, NULL, alphasort), r = 0;
+	size_t used = 0;
+
+	if (n < 0)
+		return -1;
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		const char *name = names[i]->d_name;
+
+		if (r == 0 && strcmp(name, ".") != 0 &&
+		    strcmp(name, "..") != 0) {
+			int w = snprintf(out + used, len - used, "%s%s",
+					 used ? "|" : "", name);
+
+			if (w < 0 || (size_t)w >= len - used)
+				r = -1;
+			else
+				used += (size_t)w;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return r;
 }
 
 /* A speech-like test signal: a 150 Hz harmonic series (falling 6 dB per
@@ -218,8 +263,7 @@ static inline struct tu *tu_new(const struct tu_opts *opts)
 	struct tu *t = calloc(1, sizeof(*t));
 	char text[2048];
 
-	snprintf(t->dir, sizeof(t->dir), "/tmp/bullhorn-test-XXXXXX");
-	if (!mkdtemp(t->dir))
+	if (tu_mkdtemp(t->dir, sizeof(t->dir), "test") < 0)
 		abort();
 	if (opts)
 		t->o = *opts;
@@ -371,7 +415,7 @@ static inline void tu_free(struct tu *t)
 	if (getenv("TU_KEEP"))
 		fprintf(stderr, "kept %s\n", t->dir);
 	else
-		nftw(t->dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rmtree(t->dir);
 	free(t);
 }
 
