@@ -14,7 +14,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 PKG_CONFIG ?= pkg-config
 
-PKGS     := sndfile alsa inih libebur128 soxr
+PKGS     := sndfile alsa inih libebur128 soxr zlib
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -38,7 +38,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 ALSA_PLUGIN := $(BUILD)/tests/libasound_module_pcm_bhrt.so
 
 .PHONY: all test sanitize run install uninstall clean placeholders format-check \
-        format lint bench bench-normalize
+        format lint bench bench-normalize bench-startup
 
 all: $(addprefix $(BUILD)/,$(PROGS))
 
@@ -84,6 +84,9 @@ bench: all $(ALSA_PLUGIN)
 
 bench-normalize: all
 	sh bench/normalize.sh
+
+bench-startup: all $(ALSA_PLUGIN)
+	sh bench/startup.sh
 
 format:
 	clang-format -i src/*.c src/*.h tests/*.c tests/*.h tests/alsa/*.c bench/*.c

@@ -5,7 +5,7 @@
 #   sh .ci/deps.sh bench  run bench/latency
 set -eu
 build="make gcc pkg-config libsndfile1-dev libasound2-dev libinih-dev
-libebur128-dev libsoxr-dev"
+libebur128-dev libsoxr-dev zlib1g-dev"
 case "${1:-test}" in
 run) want="$build alsa-utils" ;;
 # ffmpeg is the independent loudness meter; espeak-ng and opus-tools make

@@ -123,7 +123,7 @@ done
 
 mkdir -p "$build/bench" || die "cannot create $build/bench"
 nb=$build/bench/normalize
-pkgs=$(pkg-config --cflags --libs sndfile alsa inih libebur128 soxr) ||
+pkgs=$(pkg-config --cflags --libs sndfile alsa inih libebur128 soxr zlib) ||
 	die "pkg-config cannot find sndfile alsa inih libebur128 soxr"
 # $objs and $pkgs are word lists: split on purpose.
 # shellcheck disable=SC2086
