@@ -1,9 +1,10 @@
 /* Signal-processing pieces of the processing chain (process.c): a
  * BS.1770 loudness meter, block levels for trimming and the noise floor,
- * the horn-protecting high-pass, a 4x-oversampled true-peak detector, and
- * normalization through a look-ahead true-peak limiter. Float audio, mono
- * except for the meter; pure computation, deterministic (the same input
- * gives the same bits from the same build). Nothing here logs. */
+ * the horn-protecting high-pass, a 4x-oversampled true-peak detector that
+ * reads as ffmpeg's ebur128 meter does, and normalization through a
+ * look-ahead true-peak limiter. Float audio, mono except for the meter;
+ * pure computation, deterministic (the same input gives the same bits from
+ * the same build). Nothing here logs. */
 #ifndef BULLHORN_DSP_H
 #define BULLHORN_DSP_H
 
@@ -60,8 +61,11 @@ void dsp_highpass(float *x, size_t n, unsigned rate, double corner_hz);
 /* Fills peaks[i] with the largest magnitude of the band-limited signal
  * through x, read at quarter-sample spacing (4x oversampling, as BS.1770
  * true peak), from sample i - 1 to sample i + 1; outside x the signal is
- * zero. A gain applied to sample i therefore covers every inter-sample
- * peak next to it (the limiter's detector). */
+ * zero. The interpolator is the one ffmpeg's ebur128 meter reads through
+ * (libswresample's 4x filter: Kaiser-windowed sinc, 32 taps per phase), so
+ * the two agree on broadband bursts as on tones. A gain applied to sample
+ * i therefore covers every inter-sample peak next to it (the limiter's
+ * detector). */
 void dsp_true_peaks(const float *x, size_t n, float *peaks);
 
 /* The highest true peak of x in dBTP (-HUGE_VAL for silence), as
@@ -73,33 +77,44 @@ struct dsp_level_spec {
 	unsigned rate;	     /* DSP_METER_MIN_RATE to DSP_METER_MAX_RATE */
 	double target_lufs;  /* integrated loudness to land on */
 	double ceiling_dbtp; /* true peak the limiter holds */
-	double max_cut_db;   /* deepest cut the limiter may make (> 0) */
+	double max_cut_db;   /* deepest cut the limiter may make on the
+				sustained peaks (> 0); transients may be cut
+				deeper */
 	size_t fade_frames;  /* raised-cosine fade at each end */
 };
 
-/* What dsp_level() did, and what libebur128 reads of the result. */
+/* What dsp_level() did, and how loud and how high the result reads. */
 struct dsp_level_result {
 	double gain_db;	   /* plain gain, before the limiter */
-	double limiter_db; /* the limiter's deepest cut (<= 0) */
+	double limiter_db; /* the limiter's deepest cut (<= 0), transients
+			      included: it may go past -max_cut_db */
 	bool capped;	   /* the gain stopped where the limiter would have had
-			      to cut more than max_cut_db */
-	double lufs;
-	double true_peak_dbtp;
-	bool too_short; /* see dsp_meter_read() */
+			      to cut the sustained peaks by more than
+			      max_cut_db */
+	double lufs;	   /* integrated loudness, BS.1770 */
+	double true_peak_dbtp; /* as dsp_true_peak() reads it */
+	bool too_short;	       /* see dsp_meter_read() */
 };
 
-/* Within this of the target, dsp_level() stops refining the gain. */
+/* Unless capped, dsp_level() lands within this of the target. */
 #define DSP_LEVEL_TOLERANCE_LU 0.1
 
-/* Gain to spec->target_lufs, a look-ahead true-peak limiter holding
- * spec->ceiling_dbtp, and the fades, over the mono x (n >= 1) in place.
- * Where the limiter takes loudness away the gain is raised and the whole
- * run again, until the result is within DSP_LEVEL_TOLERANCE_LU or the cut
- * would exceed max_cut_db. The result is then measured by libebur128.
- * The inter-sample peaks our detector and libebur128's see may differ by
- * a few hundredths of a dB, so the caller checks res->true_peak_dbtp.
- * Returns 0; -ENODATA when x is silent (under the -70 LUFS gate), and
- * then x is untouched; -ENOMEM; -EIO from libebur128. */
+/* Gain to spec->target_lufs, a look-ahead (5 ms) true-peak limiter
+ * holding spec->ceiling_dbtp, and the fades, over the mono x (n >= 1) in
+ * place. The limiter aims a few hundredths of a dB under the ceiling, so
+ * that res->true_peak_dbtp stays at or under it; the caller may still
+ * check. Where the limiter takes loudness away the gain is raised and the
+ * whole run again, until the result is within DSP_LEVEL_TOLERANCE_LU or
+ * the limiter would have to cut the sustained peaks by more than
+ * max_cut_db. A transient - a 5 ms block peaking 6 dB or more above every
+ * block within 100 ms around it, counted with the blocks next to it - does
+ * not count against max_cut_db: a knock on the microphone or a click may
+ * be cut as deep as it needs, and the limiter recovers from such a cut
+ * fast. Loudness, before and after, is read by a BS.1770 meter run inside
+ * the limiter's loop (libebur128's K-filter coefficients and gating, so it
+ * reads as dsp_meter_read() does, short clips included). Returns 0;
+ * -ENODATA when x is silent (under the -70 LUFS gate), and then x is
+ * untouched; -ENOMEM. */
 int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 	      struct dsp_level_result *res);
 

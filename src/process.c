@@ -355,8 +355,8 @@ static int chain(float *mono, size_t n, struct clip_stats *cs,
 	cs->lufs = level.lufs;
 	cs->true_peak_dbtp = level.true_peak_dbtp;
 	cs->too_short = level.too_short;
-	/* The limiter's detector and libebur128's may read an inter-sample
-	 * peak a little differently; the meter has the last word. */
+	/* The limiter aims under the ceiling as its own detector reads the
+	 * input; the result read afresh has the last word. */
 	if (cs->true_peak_dbtp > s->ceiling_dbtp) {
 		double fix_db = s->ceiling_dbtp - cs->true_peak_dbtp;
 		float g = (float)db_to_gain(fix_db);
