@@ -44,7 +44,10 @@ int check_warnings(const struct clip *c, const struct config *cfg, char *buf,
 			 s->clipped_pct);
 		add(buf, len, &n, t);
 	}
-	if (s->noise_floor_db != 0 && s->noise_floor_db > NOISY_FLOOR_DB) {
+	/* The noise and length warnings are about speech; the shared sounds
+	 * (the chime) are tones. */
+	if (strcmp(c->language, LIBRARY_SHARED) != 0 &&
+	    s->noise_floor_db != 0 && s->noise_floor_db > NOISY_FLOOR_DB) {
 		snprintf(t, sizeof(t),
 			 "very noisy (background only %.0f dB under the "
 			 "voice): record in a quiet room",
@@ -75,18 +78,19 @@ void check_print_row(FILE *f, const struct clip *c, const struct config *cfg)
 	char warn[640];
 
 	if (!c) {
-		fprintf(f, "%-9s %-10s %-13s %6s %7s %7s %7s %6s %6s  %s\n",
-			"language", "message", "source", "length", "LUFS in",
-			"out", "peak", "gain", "limit", "notes");
+		fprintf(f, "%-9s %-10s %-13s %5s %6s %7s %7s %7s %6s %6s  %s\n",
+			"language", "message", "source", "kHz", "length",
+			"LUFS in", "out", "peak", "gain", "limit", "notes");
 		return;
 	}
 	check_warnings(c, cfg, warn, sizeof(warn));
 	fprintf(f,
-		"%-9s %-10s %-13.13s %5.1fs %7.1f %7.1f %7.1f %+6.1f %6.1f  "
-		"%s%s%s\n",
+		"%-9s %-10s %-13.13s %5.1f %5.1fs %7.1f %7.1f %7.1f %+6.1f "
+		"%6.1f  %s%s%s\n",
 		c->language, c->message, c->stats.source_format,
-		c->stats.duration_s, c->stats.source_lufs, c->stats.lufs,
-		c->stats.true_peak_dbtp, c->stats.gain_db, c->stats.limiter_db,
+		c->stats.source_rate / 1000.0, c->stats.duration_s,
+		c->stats.source_lufs, c->stats.lufs, c->stats.true_peak_dbtp,
+		c->stats.gain_db, c->stats.limiter_db,
 		c->placeholder ? "placeholder" : "",
 		c->placeholder && warn[0] ? "; " : "", warn);
 }

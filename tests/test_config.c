@@ -702,10 +702,12 @@ static void test_shipped(void **state)
 {
 	static const char *const langs[] = {"en", "es", NULL};
 	static const char *const keys[] = {
-	    "device",	  "rate",	  "channels",	  "buffer_ms",
-	    "#period_ms", "library",	  "cache",	  "state",
-	    "socket",	  "target_lufs",  "ceiling_dbtp", "languages",
-	    "gap_s",	  "loop_limit_s", "volume",	  "max_volume"};
+	    "device",	  "rate",	    "channels",	    "buffer_ms",
+	    "#period_ms", "library",	    "cache",	    "state",
+	    "socket",	  "target_lufs",    "ceiling_dbtp", "languages",
+	    "gap_s",	  "loop_limit_s",   "volume",	    "max_volume",
+	    "rewind",	  "highpass_hz",    "trim_db",	    "trim_pad_ms",
+	    "chime",	  "speak_language", "max_s"};
 	struct strv errors = {0};
 	struct config *c = NULL;
 	char *cwd = getcwd(NULL, 0), *dir, *text;
