@@ -225,29 +225,6 @@ static void format_name(int format, char *buf, size_t len)
 	    format_word(subtype_words, ARRAY_SIZE(subtype_words), sub, &si));
 }
 
-static int resample(const float *in, size_t n, unsigned in_rate,
-		    unsigned out_rate, float **out, size_t *out_n)
-{
-	soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-	soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-	soxr_runtime_spec_t rt = soxr_runtime_spec(1);
-	size_t cap = (size_t)ceil((double)n * out_rate / in_rate) + 1;
-	size_t done = 0;
-	float *buf;
-
-	buf = malloc(cap * sizeof(*buf));
-	if (!buf)
-		return -ENOMEM;
-	if (soxr_oneshot(in_rate, out_rate, 1, in, n, NULL, buf, cap, &done,
-			 &io, &q, &rt)) {
-		free(buf);
-		return -EIO;
-	}
-	*out = buf;
-	*out_n = done;
-	return 0;
-}
-
 static bool too_long(uint64_t frames, unsigned rate)
 {
 	return frames > (uint64_t)rate * MAX_DURATION_S;
@@ -264,40 +241,20 @@ static bool settings_valid(const struct process_settings *s)
 	       s->trim_pad_ms <= 10000.0;
 }
 
-/* Everything after decoding and the mono mix. Takes ownership of mono
- * (n > 0 frames at cs->source_rate): it becomes *samples or is freed. cs
- * holds what the decoding found out; the rest is filled in here. */
-static int chain(float *mono, size_t n, struct clip_stats *cs,
+/* Everything after decoding, the mono mix and the resampling. Takes
+ * ownership of out (m frames at s->rate; none only when resampling left
+ * nothing of a few source frames): it becomes *samples or is freed. cs holds
+ * what the decoding found out; the rest is filled in here. */
+static int chain(float *out, size_t m, struct clip_stats *cs,
 		 const struct process_settings *s, float **samples,
 		 size_t *frames, struct clip_stats *stats, char *err,
 		 size_t err_len)
 {
-	float *out = mono, *p;
-	size_t m = n, from, to;
+	float *p;
+	size_t from, to;
 	struct dsp_level_spec spec;
 	struct dsp_level_result level;
 	int r;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!isfinite(mono[i])) {
-			r = fail_with(
-			    err, err_len, -EINVAL,
-			    "holds invalid samples (NaN or infinity)");
-			goto fail;
-		}
-	}
-	cs->source_duration_s = (double)n / cs->source_rate;
-	if (cs->source_rate != s->rate) {
-		r = resample(mono, n, cs->source_rate, s->rate, &out, &m);
-		if (r < 0) {
-			r = fail_with(err, err_len, r,
-				      "could not be resampled (%s)",
-				      strerror(-r));
-			goto fail;
-		}
-		free(mono);
-		mono = NULL;
-	}
 
 	r = measure_source(out, m, s->rate, cs);
 	if (r < 0)
@@ -381,10 +338,189 @@ fail_measure:
 	r = fail_with(err, err_len, r, "could not be measured (%s)",
 		      strerror(-r));
 fail:
-	if (out != mono)
-		free(out);
-	free(mono);
+	free(out);
 	return r;
+}
+
+/* The mono mix at the output rate, built chunk by chunk through soxr's
+ * streaming interface, so the source-rate copy never exists whole next to
+ * the resampled one. soxr's output does not depend on how its input is
+ * cut, so this gives what one soxr_oneshot() call over the whole mix did. */
+struct sink {
+	soxr_t rs; /* NULL when the rates match */
+	float *out;
+	size_t len, cap; /* frames at the output rate */
+	uint64_t in_len; /* frames at the source rate */
+	unsigned in_rate, out_rate;
+	bool invalid; /* a NaN or an infinity: the rest is only counted */
+};
+
+/* Past this, a header's frame count is not trusted to size the buffer. */
+#define SINK_HINT_MAX_FRAMES ((size_t)1 << 24)
+#define SINK_SLACK_FRAMES    4096
+
+/* hint: the source frames the header promises, 0 when unknown. 0,
+ * -ENOMEM, or -EIO when soxr refuses the rates. */
+static int sink_init(struct sink *k, unsigned in_rate, unsigned out_rate,
+		     uint64_t hint)
+{
+	double est = (double)hint * out_rate / in_rate + SINK_SLACK_FRAMES;
+
+	*k = (struct sink){.in_rate = in_rate, .out_rate = out_rate};
+	/* Sized once from the header when it can be: a realloc that moves
+	 * would hold the old copy and the new one at once. */
+	k->cap = hint && est < (double)SINK_HINT_MAX_FRAMES ? (size_t)est
+							    : INITIAL_FRAMES;
+	k->out = malloc(k->cap * sizeof(*k->out));
+	if (!k->out)
+		return -ENOMEM;
+	if (in_rate != out_rate) {
+		soxr_io_spec_t io =
+		    soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+		soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+		soxr_runtime_spec_t rt = soxr_runtime_spec(1);
+		soxr_error_t e = NULL;
+
+		k->rs = soxr_create(in_rate, out_rate, 1, &e, &io, &q, &rt);
+		if (!k->rs || e) {
+			free(k->out);
+			k->out = NULL;
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static void sink_free(struct sink *k)
+{
+	soxr_delete(k->rs);
+	k->rs = NULL;
+	free(k->out);
+	k->out = NULL;
+}
+
+/* Room for `more` frames after the ones there. 0 or -ENOMEM. */
+static int sink_reserve(struct sink *k, size_t more)
+{
+	size_t ncap;
+	float *p;
+
+	if (k->cap - k->len >= more)
+		return 0;
+	ncap = 2 * k->cap > k->len + more ? 2 * k->cap : k->len + more;
+	if (ncap >= SIZE_MAX / sizeof(*k->out))
+		return -ENOMEM;
+	p = realloc(k->out, ncap * sizeof(*k->out));
+	if (!p)
+		return -ENOMEM;
+	k->out = p;
+	k->cap = ncap;
+	return 0;
+}
+
+/* Appends n frames of the mono mix. 0, -ENOMEM or -EIO. */
+static int sink_add(struct sink *k, const float *x, size_t n)
+{
+	size_t used = 0;
+	int r;
+
+	k->in_len += n;
+	if (k->invalid)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(x[i])) {
+			k->invalid = true;
+			return 0;
+		}
+	}
+	if (!k->rs) {
+		r = sink_reserve(k, n);
+		if (r < 0)
+			return r;
+		memcpy(k->out + k->len, x, n * sizeof(*x));
+		k->len += n;
+		return 0;
+	}
+	while (used < n) {
+		size_t idone = 0, odone = 0;
+
+		r = sink_reserve(
+		    k, (size_t)((double)(n - used) * k->out_rate / k->in_rate) +
+			   16);
+		if (r < 0)
+			return r;
+		if (soxr_process(k->rs, x + used, n - used, &idone,
+				 k->out + k->len, k->cap - k->len, &odone))
+			return -EIO;
+		if (!idone && !odone)
+			return -EIO;
+		used += idone;
+		k->len += odone;
+	}
+	return 0;
+}
+
+/* Flushes the resampler and keeps as many frames as one soxr_oneshot()
+ * call with room for ceil(in_len * out_rate / in_rate) + 1 gave. 0,
+ * -ENOMEM or -EIO. */
+static int sink_finish(struct sink *k)
+{
+	size_t want;
+	int r;
+
+	if (!k->rs || k->invalid || !k->in_len)
+		return 0;
+	for (;;) {
+		size_t odone = 0;
+
+		r = sink_reserve(k, 1);
+		if (r < 0)
+			return r;
+		if (soxr_process(k->rs, NULL, 0, NULL, k->out + k->len,
+				 k->cap - k->len, &odone))
+			return -EIO;
+		if (!odone)
+			break;
+		k->len += odone;
+	}
+	soxr_delete(k->rs);
+	k->rs = NULL;
+	want = (size_t)ceil((double)k->in_len * k->out_rate / k->in_rate) + 1;
+	k->len = k->len < want ? k->len : want;
+	return 0;
+}
+
+/* The sink's frames go to chain(), which owns them from then on. */
+static int sink_chain(struct sink *k, struct clip_stats *cs,
+		      const struct process_settings *s, float **samples,
+		      size_t *frames, struct clip_stats *stats, char *err,
+		      size_t err_len)
+{
+	float *out;
+	size_t m;
+	int r;
+
+	if (k->invalid) {
+		sink_free(k);
+		return fail_with(err, err_len, -EINVAL,
+				 "holds invalid samples (NaN or infinity)");
+	}
+	r = sink_finish(k);
+	if (r == -ENOMEM) {
+		sink_free(k);
+		return fail_with(err, err_len, r, "out of memory");
+	}
+	if (r < 0) {
+		sink_free(k);
+		return fail_with(err, err_len, r, "could not be resampled (%s)",
+				 strerror(-r));
+	}
+	cs->source_duration_s = (double)k->in_len / cs->source_rate;
+	out = k->out;
+	m = k->len;
+	k->out = NULL;
+	sink_free(k);
+	return chain(out, m, cs, s, samples, frames, stats, err, err_len);
 }
 
 int process_buffer(const float *in, size_t in_frames, unsigned channels,
@@ -396,7 +532,10 @@ int process_buffer(const float *in, size_t in_frames, unsigned channels,
 				.source_channels = channels,
 				.source_format = "float samples"};
 	struct scan sc;
+	struct sink k;
 	float *mono;
+	size_t chunk;
+	int r;
 
 	assert(s && samples && frames && stats);
 	assert(in || !in_frames);
@@ -416,68 +555,93 @@ int process_buffer(const float *in, size_t in_frames, unsigned channels,
 		return fail_with(err, err_len, -EFBIG,
 				 "longer than 10 minutes");
 
-	mono = malloc(in_frames * sizeof(*mono));
-	if (!mono || scan_init(&sc, channels) < 0) {
+	chunk = READ_SAMPLES / channels ? READ_SAMPLES / channels : 1;
+	mono = malloc(chunk * sizeof(*mono));
+	r = mono ? sink_init(&k, rate, s->rate, in_frames) : -ENOMEM;
+	if (r < 0 || scan_init(&sc, channels) < 0) {
+		if (r == 0)
+			sink_free(&k);
 		free(mono);
+		if (r == -EIO)
+			return fail_with(err, err_len, r,
+					 "could not be resampled (%s)",
+					 strerror(-r));
 		return fail_with(err, err_len, -ENOMEM, "out of memory");
 	}
-	scan_mix(&sc, in, in_frames, mono);
+	for (size_t at = 0; at < in_frames && r == 0; at += chunk) {
+		size_t len = in_frames - at < chunk ? in_frames - at : chunk;
+
+		scan_mix(&sc, in + at * channels, len, mono);
+		r = sink_add(&k, mono, len);
+	}
 	scan_finish(&sc, &cs);
-	return chain(mono, in_frames, &cs, s, samples, frames, stats, err,
-		     err_len);
+	free(mono);
+	if (r < 0) {
+		sink_free(&k);
+		if (r == -ENOMEM)
+			return fail_with(err, err_len, r, "out of memory");
+		return fail_with(err, err_len, r, "could not be resampled (%s)",
+				 strerror(-r));
+	}
+	return sink_chain(&k, &cs, s, samples, frames, stats, err, err_len);
 }
 
-/* Decodes and mixes to mono chunk by chunk, so a long multichannel file
- * never sits in memory whole. */
-static int decode_mono(SNDFILE *sf, const SF_INFO *info, float **mono,
-		       size_t *n, struct clip_stats *cs, char *err,
-		       size_t err_len)
+/* Decodes, mixes to mono and resamples chunk by chunk, so neither a long
+ * multichannel file nor its source-rate mono mix sits in memory whole;
+ * then runs the chain. */
+static int decode(SNDFILE *sf, const SF_INFO *info,
+		  const struct process_settings *s, struct clip_stats *cs,
+		  float **samples, size_t *frames, struct clip_stats *stats,
+		  char *err, size_t err_len)
 {
 	unsigned ch = (unsigned)info->channels,
 		 rate = (unsigned)info->samplerate;
 	size_t chunk = READ_SAMPLES / ch ? READ_SAMPLES / ch : 1;
-	size_t cap, len = 0;
-	float *buf, *out;
+	float *buf, *mono = NULL;
 	struct scan sc = {0};
+	struct sink k = {0};
 	sf_count_t got;
 	int r;
 
 	if (info->frames > 0 && too_long((uint64_t)info->frames, rate))
 		return fail_with(err, err_len, -EFBIG,
 				 "longer than 10 minutes");
-	/* The header's frame count is a hint, not trusted for a big malloc. */
-	cap = info->frames > 0 && info->frames < INITIAL_FRAMES
-		  ? (size_t)info->frames
-		  : INITIAL_FRAMES;
 	buf = malloc(chunk * ch * sizeof(*buf));
-	out = malloc(cap * sizeof(*out));
-	if (!buf || !out || scan_init(&sc, ch) < 0) {
+	mono = malloc(chunk * sizeof(*mono));
+	if (!buf || !mono || scan_init(&sc, ch) < 0) {
 		r = fail_with(err, err_len, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	r = sink_init(&k, rate, s->rate,
+		      info->frames > 0 ? (uint64_t)info->frames : 0);
+	if (r == -EIO) {
+		r = fail_with(err, err_len, r, "could not be resampled (%s)",
+			      strerror(-r));
+		goto fail;
+	}
+	if (r < 0) {
+		r = fail_with(err, err_len, r, "out of memory");
 		goto fail;
 	}
 
 	while ((got = sf_readf_float(sf, buf, (sf_count_t)chunk)) > 0) {
-		if (too_long((uint64_t)len + (uint64_t)got, rate)) {
+		if (too_long(k.in_len + (uint64_t)got, rate)) {
 			r = fail_with(err, err_len, -EFBIG,
 				      "longer than 10 minutes");
 			goto fail;
 		}
-		if (len + (size_t)got > cap) {
-			size_t ncap = 2 * (len + (size_t)got);
-			float *p = ncap < SIZE_MAX / sizeof(*out)
-				       ? realloc(out, ncap * sizeof(*out))
-				       : NULL;
-
-			if (!p) {
-				r = fail_with(err, err_len, -ENOMEM,
-					      "out of memory");
-				goto fail;
-			}
-			out = p;
-			cap = ncap;
+		scan_mix(&sc, buf, (size_t)got, mono);
+		r = sink_add(&k, mono, (size_t)got);
+		if (r == -ENOMEM) {
+			r = fail_with(err, err_len, r, "out of memory");
+			goto fail;
 		}
-		scan_mix(&sc, buf, (size_t)got, out + len);
-		len += (size_t)got;
+		if (r < 0) {
+			r = fail_with(err, err_len, r,
+				      "could not be resampled (%s)",
+				      strerror(-r));
+			goto fail;
+		}
 	}
 	if (sf_error(sf)) {
 		r = fail_with(err, err_len, -EINVAL,
@@ -485,20 +649,20 @@ static int decode_mono(SNDFILE *sf, const SF_INFO *info, float **mono,
 			      sf_strerror(sf));
 		goto fail;
 	}
-	if (!len) {
+	if (!k.in_len) {
 		r = fail_with(err, err_len, -ENODATA, "holds no audio frames");
 		goto fail;
 	}
 
 	scan_finish(&sc, cs);
+	free(mono);
 	free(buf);
-	*mono = out;
-	*n = len;
-	return 0;
+	return sink_chain(&k, cs, s, samples, frames, stats, err, err_len);
 
 fail:
+	sink_free(&k);
 	free(sc.run);
-	free(out);
+	free(mono);
 	free(buf);
 	return r;
 }
@@ -510,8 +674,6 @@ int process_file(const char *path, const struct process_settings *s,
 	struct clip_stats cs = {0};
 	SF_INFO info = {0};
 	SNDFILE *sf;
-	float *mono = NULL;
-	size_t n = 0;
 	int fd, r;
 
 	assert(path && s && samples && frames && stats);
@@ -546,10 +708,7 @@ int process_file(const char *path, const struct process_settings *s,
 	cs.source_rate = (unsigned)info.samplerate;
 	cs.source_channels = (unsigned)info.channels;
 	format_name(info.format, cs.source_format, sizeof(cs.source_format));
-	r = decode_mono(sf, &info, &mono, &n, &cs, err, err_len);
-	if (r < 0)
-		goto out_sf;
-	r = chain(mono, n, &cs, s, samples, frames, stats, err, err_len);
+	r = decode(sf, &info, s, &cs, samples, frames, stats, err, err_len);
 
 out_sf:
 	sf_close(sf);
