@@ -1,9 +1,11 @@
 #include "daemon.h"
 
+#include <alsa/asoundlib.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -620,6 +622,26 @@ static void keys_read(struct daemon *d)
 	}
 }
 
+/* alsa-lib prints its own lines on every failed open (a dozen per retry
+ * while no card is there); the daemon says what matters in one line of
+ * its own, so alsa-lib's go to the debug level. */
+static void alsa_error(const char *file, int line, const char *function,
+		       int err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void alsa_error(const char *file, int line, const char *function,
+		       int err, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_debug("alsa-lib %s:%d (%s): %s%s%s", file, line, function, msg,
+		  err ? ": " : "", err ? snd_strerror(err) : "");
+}
+
 struct daemon *daemon_new(const struct daemon_options *opt)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -631,6 +653,7 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 		return NULL;
 	d->opt = *opt;
 	d->sig_fd = -1;
+	snd_lib_error_set_handler(alsa_error);
 	d->cfg = load_config(opt->config_path);
 	if (!d->cfg)
 		goto fail;
