@@ -13,13 +13,7 @@ build=$root/${BUILD:-build}
 n=${BENCH_TRIGGERS:-200}
 idle_s=${BENCH_IDLE_S:-10}
 pid=
-child=
-tmp=
 
-die() {
-	echo "bench: $*; nothing reported" >&2
-	exit 1
-}
 
 # kill -0 succeeds on a zombie, and dash reaps any child at its next
 # wait (after which the pid may be reused), so "alive" means a /proc
@@ -54,43 +48,8 @@ stop_daemon() {
 	pid=
 }
 
-# A failed run keeps its folder (logs, events, raw samples) to look at.
-cleanup() {
-	rc=$?
-	trap - EXIT
-	if [ -n "$child" ]; then
-		kill "$child" 2>/dev/null
-		wait "$child" 2>/dev/null
-	fi
-	stop_daemon
-	if [ -n "$tmp" ] && [ -d "$tmp" ]; then
-		if [ "$rc" -ne 0 ] && [ -s "$tmp/daemon.log" ]; then
-			echo "bench: last lines of the daemon's log:" >&2
-			tail -n 15 "$tmp/daemon.log" >&2
-		fi
-		if [ "$rc" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
-			echo "bench: kept $tmp" >&2
-		else
-			rm -rf "$tmp"
-		fi
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-# Runs a long command in the background and waits for it: sh runs a trap
-# only once a foreground command ends, but interrupts wait at once.
-run() {
-	"$@" &
-	child=$!
-	wait "$child"
-	rc=$?
-	child=
-	return $rc
-}
+bench_stop() { stop_daemon; }
+. "$root/bench/common.sh"
 
 start_daemon() {
 	echo "--- start" >>"$tmp/daemon.log"

@@ -22,49 +22,8 @@ asterisk=${BENCH_ASTERISK:-/usr/share/asterisk/sounds}
 target=-16
 ceiling=-1
 tab=$(printf '\t')
-tmp=
-child=
-failed=0
 
-die() {
-	echo "bench: $*; nothing reported" >&2
-	failed=1
-	exit 1
-}
-
-# A failed run keeps its folder (inputs, outputs, ffmpeg logs) to look at;
-# an interrupted one does not.
-cleanup() {
-	rc=$?
-	trap - EXIT
-	if [ -n "$child" ]; then
-		kill "$child" 2>/dev/null
-		wait "$child" 2>/dev/null
-	fi
-	if [ -n "$tmp" ] && [ -d "$tmp" ]; then
-		if [ "$failed" = 1 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
-			echo "bench: kept $tmp" >&2
-		else
-			rm -rf "$tmp"
-		fi
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-# Runs a long command in the background and waits for it: sh runs a trap
-# only once a foreground command ends, but interrupts wait at once.
-run() {
-	"$@" &
-	child=$!
-	wait "$child"
-	rc=$?
-	child=
-	return $rc
-}
+. "$root/bench/common.sh"
 
 # pick K WORD...: the (K mod count)-th word, from 0.
 pick() {

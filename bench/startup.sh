@@ -17,51 +17,8 @@ n=${BENCH_STARTS:-10}
 n_evicted=${BENCH_EVICTED:-3}
 langs=${BENCH_LANGS:-en es cmn yue ko vi ru ar pt fr}
 messages="rights door silent observers leave"
-child=
-tmp=
 
-die() {
-	echo "bench: $*; nothing reported" >&2
-	exit 1
-}
-
-# The helper starts and stops every bullhornd itself (and stops it on
-# SIGTERM), so only the helper needs stopping here.
-cleanup() {
-	rc=$?
-	trap - EXIT
-	if [ -n "$child" ]; then
-		kill "$child" 2>/dev/null
-		wait "$child" 2>/dev/null
-	fi
-	if [ -n "$tmp" ] && [ -d "$tmp" ]; then
-		if [ "$rc" -ne 0 ] && [ -s "$tmp/daemon.log" ]; then
-			echo "bench: last lines of the daemon's log:" >&2
-			tail -n 15 "$tmp/daemon.log" >&2
-		fi
-		if [ "$rc" -ne 0 ] || [ "${BENCH_KEEP:-0}" = 1 ]; then
-			echo "bench: kept $tmp" >&2
-		else
-			rm -rf "$tmp"
-		fi
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-# Runs a long command in the background and waits for it: sh runs a trap
-# only once a foreground command ends, but interrupts wait at once.
-run() {
-	"$@" &
-	child=$!
-	wait "$child"
-	rc=$?
-	child=
-	return $rc
-}
+. "$root/bench/common.sh"
 
 now_ns() { date +%s%N; }
 
