@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
+
 #define WAIT_NS (3 * 1000000000LL) /* for any one event or reply */
 #define POLL_NS 100000		   /* events file polling interval */
 
@@ -136,26 +138,6 @@ static const char *const ENDED[] = {"stop", "xrun", NULL};
 static const char *const PREPARED[] = {"prepare", NULL};
 static const char *const RESTARTED[] = {"start", "sound", NULL};
 
-static int sock_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 /* Sends line (newline included) and reads one reply line. *sent_ns is
  * taken just before send(). */
 static int sock_request(const char *path, const char *line, int64_t *sent_ns,
@@ -163,7 +145,7 @@ static int sock_request(const char *path, const char *line, int64_t *sent_ns,
 {
 	struct pollfd pfd;
 	size_t got = 0;
-	int fd = sock_connect(path), r = 0;
+	int fd = control_connect(path), r = 0;
 
 	if (fd < 0)
 		return fd;

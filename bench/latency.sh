@@ -83,7 +83,10 @@ command -v aplay >/dev/null || die "aplay not found (apt install alsa-utils)"
 
 mkdir -p "$build/bench" || die "cannot create $build/bench"
 lat=$build/bench/latency
-${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -o "$lat" "$root/bench/latency.c" ||
+# The daemon's own client code connects; nothing else of it is linked.
+${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -I"$root/src" -o "$lat" \
+	"$root/bench/latency.c" "$build/obj/control.o" "$build/obj/util.o" \
+	$(pkg-config --libs zlib) ||
 	die "bench/latency.c does not build"
 
 tmp=$(mktemp -d /tmp/bullhorn-bench.XXXXXX) || die "no temp folder"

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
+
 #include "util.h"
 
 #define START_WAIT_NS (120 * 1000000000LL) /* a cold start processes all */
@@ -56,26 +58,6 @@ static void sleep_ns(int64_t ns)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !quit)
 		;
-}
-
-static int sock_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	return fd;
 }
 
 /* Sends line on a connected fd and reads one reply line within wait_ns. */
@@ -234,7 +216,7 @@ static int start_once(char **argv, const char *sock, int ev_fd, int log_fd,
 				    -ECHILD);
 		if (now_ns() - t0 > START_WAIT_NS)
 			return fail(i, pid, "no answer to ping", -ETIMEDOUT);
-		fd = sock_connect(sock);
+		fd = control_connect(sock);
 		if (fd >= 0)
 			break;
 		if (fd != -ENOENT && fd != -ECONNREFUSED)
@@ -248,7 +230,7 @@ static int start_once(char **argv, const char *sock, int ev_fd, int log_fd,
 		return fail(i, pid, "ping failed", r);
 	if (strcmp(reply, "ok pong") != 0)
 		return fail(i, pid, reply, -EPROTO);
-	fd = sock_connect(sock);
+	fd = control_connect(sock);
 	if (fd < 0)
 		return fail(i, pid, "cannot connect after ping", fd);
 	r = sock_talk(fd, "play rights\n", WAIT_NS, reply, sizeof(reply));

@@ -339,15 +339,11 @@ static int send_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int control_request(const char *path, const char *line, char *reply,
-		    size_t reply_len, int timeout_ms)
+int control_connect(const char *path)
 {
 	struct sockaddr_un sa;
-	size_t len = strlen(line), got = 0;
-	struct pollfd pfd;
-	int fd, r;
+	int fd, r = make_addr(path, &sa);
 
-	r = make_addr(path, &sa);
 	if (r < 0)
 		return r;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -355,8 +351,22 @@ int control_request(const char *path, const char *line, char *reply,
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
-		goto out;
+		close(fd);
+		return r;
 	}
+	return fd;
+}
+
+int control_request(const char *path, const char *line, char *reply,
+		    size_t reply_len, int timeout_ms)
+{
+	size_t len = strlen(line), got = 0;
+	struct pollfd pfd;
+	int fd, r;
+
+	fd = control_connect(path);
+	if (fd < 0)
+		return fd;
 	r = send_all(fd, line, len);
 	if (r == 0)
 		r = send_all(fd, "\n", 1);

@@ -29,6 +29,10 @@ void control_dispatch(struct control *c, struct pollfd *fds, int n);
 /* Milliseconds until the next client deadline, or -1 when none. */
 int control_timeout_ms(const struct control *c);
 
+/* Client side: a blocking connection to the socket at path (fd, O_CLOEXEC)
+ * or a negative errno. */
+int control_connect(const char *path);
+
 /* Client side: sends one line and reads one reply line (timeout_ms). */
 int control_request(const char *path, const char *line, char *reply,
 		    size_t reply_len, int timeout_ms);
