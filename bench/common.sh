@@ -54,3 +54,29 @@ run() {
 	child=
 	return $rc
 }
+
+# bench_compile SRC OUT: builds a bench helper against the daemon's own
+# objects in $build/obj (run make first), warning when they are older
+# than src/ so a stale build is never measured unawares.
+bench_compile() {
+	objs= stale=
+	for c in "$root"/src/*.c; do
+		b=$(basename "$c" .c)
+		case $b in bullhornd | bullhorn) continue ;; esac
+		o=$build/obj/$b.o
+		[ -e "$o" ] || die "$o is missing; run make first"
+		objs="$objs $o"
+		# The Makefile rebuilds every object when any header changes.
+		[ -z "$(find "$c" "$root"/src/*.h -newer "$o")" ] ||
+			stale="$stale $b.c"
+	done
+	[ -z "$stale" ] ||
+		echo "bench: warning: $build/obj is not up to date with src/ ($stale ); run make first to measure the current source" >&2
+	mkdir -p "$build/bench" || die "cannot create $build/bench"
+	pkgs=$(pkg-config --cflags --libs sndfile alsa inih libebur128 soxr zlib) ||
+		die "pkg-config cannot find sndfile alsa inih libebur128 soxr zlib"
+	# $objs and $pkgs are word lists: split on purpose.
+	# shellcheck disable=SC2086
+	${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -I"$root/src" -o "$2" "$1" \
+		$objs $pkgs -lm || die "$1 does not build against $build/obj"
+}

@@ -57,38 +57,8 @@ for f in loudnorm ebur128 aformat; do
 	echo "$filters" | grep -q " $f " || die "this ffmpeg has no $f filter"
 done
 
-objs=
-for o in "$build"/obj/*.o; do
-	case ${o##*/} in
-	bullhornd.o | bullhorn.o) ;;
-	*) [ -e "$o" ] && objs="$objs $o" ;;
-	esac
-done
-[ -e "$build/obj/process.o" ] ||
-	die "$build/obj/process.o is missing; run make bench-normalize"
-# The Makefile rebuilds every object when any header changes.
-stale=
-for c in "$root"/src/*.c; do
-	b=$(basename "$c" .c)
-	case $b in bullhornd | bullhorn) continue ;; esac
-	o=$build/obj/$b.o
-	if [ ! -e "$o" ] ||
-		[ -n "$(find "$c" "$root"/src/*.h -newer "$o")" ]; then
-		stale="$stale $b.c"
-	fi
-done
-[ -z "$stale" ] ||
-	echo "bench: warning: $build/obj is not up to date with src/ ($stale ); run make first to measure the current source" >&2
-
-mkdir -p "$build/bench" || die "cannot create $build/bench"
 nb=$build/bench/normalize
-pkgs=$(pkg-config --cflags --libs sndfile alsa inih libebur128 soxr zlib) ||
-	die "pkg-config cannot find sndfile alsa inih libebur128 soxr"
-# $objs and $pkgs are word lists: split on purpose.
-# shellcheck disable=SC2086
-${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -I"$root/src" -o "$nb" \
-	"$root/bench/normalize.c" $objs $pkgs -lm ||
-	die "bench/normalize.c does not build against $build/obj"
+bench_compile "$root/bench/normalize.c" "$nb"
 
 tmp=$(mktemp -d /tmp/bullhorn-normalize.XXXXXX) || die "no temp folder"
 mkdir "$tmp/src" "$tmp/in" "$tmp/bh" "$tmp/ff" || die "cannot fill $tmp"

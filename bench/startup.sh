@@ -61,22 +61,8 @@ for tool in espeak-ng opusenc; do
 		die "$tool is missing (apt-get install espeak-ng opus-tools)"
 done
 
-objs=
-for o in "$build"/obj/*.o; do
-	case ${o##*/} in
-	bullhornd.o | bullhorn.o) ;;
-	*) objs="$objs $o" ;;
-	esac
-done
-mkdir -p "$build/bench" || die "cannot create $build/bench"
 helper=$build/bench/startup
-pkgs=$(pkg-config --cflags --libs sndfile alsa inih libebur128 soxr zlib) ||
-	die "pkg-config cannot find sndfile alsa inih libebur128 soxr"
-# $objs and $pkgs are word lists: split on purpose.
-# shellcheck disable=SC2086
-${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -I"$root/src" -o "$helper" \
-	"$root/bench/startup.c" $objs $pkgs -lm ||
-	die "bench/startup.c does not build against $build/obj"
+bench_compile "$root/bench/startup.c" "$helper"
 
 tmp=$(mktemp -d /tmp/bullhorn-startup.XXXXXX) || die "no temp folder"
 cfg=$tmp/bullhorn.ini

@@ -168,21 +168,19 @@ static void missing(const struct library *lib, const struct config *cfg,
 		    struct strv *warnings)
 {
 	const struct strv *langs = &cfg->languages;
+	struct strv seen = {0};
 
 	/* Every message any configured language has, checked in each. */
-	for (size_t i = 0; i < langs->n; i++) {
-		struct strv seen = {0};
-
-		for (size_t j = 0; j < langs->n; j++)
-			library_messages(lib, langs->v[j], &seen);
+	for (size_t j = 0; j < langs->n; j++)
+		library_messages(lib, langs->v[j], &seen);
+	for (size_t i = 0; i < langs->n; i++)
 		for (size_t k = 0; k < seen.n; k++)
 			if (!library_find(lib, langs->v[i], seen.v[k]))
 				strv_pushf(warnings,
 					   "%s: missing in '%s' (a press "
 					   "there plays another language)",
 					   seen.v[k], langs->v[i]);
-		strv_clear(&seen);
-	}
+	strv_clear(&seen);
 }
 
 static void print_list(FILE *f, bool json, const char *key, const char *title,

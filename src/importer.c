@@ -160,11 +160,14 @@ int import_file(const struct import_request *req,
 			    "'%s' is not a message name (lower-case letters, "
 			    "digits, '-' and '_')",
 			    req->message);
-	if (stat(src, &sb) < 0 || !S_ISREG(sb.st_mode))
-		return fail(err, err_len, stat(src, &sb) < 0 ? -errno : -EISDIR,
-			    "%s cannot be read (%s)", src,
-			    stat(src, &sb) < 0 ? strerror(errno)
-					       : "not a file");
+	if (stat(src, &sb) < 0) {
+		r = -errno;
+		return fail(err, err_len, r, "%s cannot be read (%s)", src,
+			    strerror(-r));
+	}
+	if (!S_ISREG(sb.st_mode))
+		return fail(err, err_len, -EISDIR,
+			    "%s cannot be read (not a file)", src);
 	source_ext(src, ext, sizeof(ext));
 	if (!libsndfile_reads(src)) {
 		/* A phone's .m4a and the like: ffmpeg speaks them. */
