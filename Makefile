@@ -3,6 +3,8 @@
 #   make              build bullhornd and bullhorn into build/
 #   make test         build and run the whole test suite
 #   make sanitize     the whole test suite under ASan+UBSan (build/san/)
+#   make gpiod2       everything again against trixie's libgpiod 2.x
+#                     (build/gpiod2/, libgpiod from a fetched sysroot)
 #   make run          run bullhornd on config/bullhorn.ini (--keys)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -14,9 +16,25 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 PKG_CONFIG ?= pkg-config
 
-PKGS     := sndfile alsa inih libebur128 soxr zlib
+PKGS     := sndfile alsa inih libebur128 soxr zlib libevdev
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+# libgpiod 1.6 (bookworm) or 2.x (trixie): src/gpio.c serves both, told
+# which by the major version. GPIOD_SYSROOT=DIR takes libgpiod from an
+# unpacked Debian sysroot instead of this system (run time too, by rpath).
+GPIOD_SYSROOT ?=
+GPIOD_PC   := $(if $(GPIOD_SYSROOT),PKG_CONFIG_SYSROOT_DIR=$(GPIOD_SYSROOT) \
+              PKG_CONFIG_LIBDIR=$(firstword \
+              $(wildcard $(GPIOD_SYSROOT)/usr/lib/*/pkgconfig)) )$(PKG_CONFIG)
+GPIOD_MAJOR := $(or $(firstword $(subst ., ,$(shell \
+               $(GPIOD_PC) --modversion libgpiod 2>/dev/null))),0)
+GPIOD_CFLAGS := $(shell $(GPIOD_PC) --cflags libgpiod 2>/dev/null) \
+                -DBULLHORN_GPIOD_MAJOR=$(GPIOD_MAJOR)
+GPIOD_LIBDIRS := $(patsubst -L%,%,$(shell \
+                 $(GPIOD_PC) --libs-only-L libgpiod 2>/dev/null))
+GPIOD_LIBS := $(shell $(GPIOD_PC) --libs libgpiod 2>/dev/null) \
+              $(GPIOD_LIBDIRS:%=-Wl,-rpath,%)
 
 WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
             -Wshadow -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
@@ -27,8 +45,9 @@ CFLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDFLAGS  += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE \
-              -DBULLHORN_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -Isrc
-LIBS     := $(PKG_LIBS) -lm
+              -DBULLHORN_VERSION='"$(VERSION)"' $(GPIOD_CFLAGS) $(PKG_CFLAGS) \
+              -Isrc
+LIBS     := $(GPIOD_LIBS) $(PKG_LIBS) -lm
 
 PROGS    := bullhornd bullhorn
 LIB_SRCS := $(filter-out src/bullhornd.c src/bullhorn.c,$(wildcard src/*.c))
@@ -37,8 +56,20 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 ALSA_PLUGIN := $(BUILD)/tests/libasound_module_pcm_bhrt.so
 
+# The libgpiod 2.x build. GPIOD2_TESTS are the tests that reach GPIO code
+# (test_inputs runs that build's own bullhornd):
+# `make test` runs them from that build as well (those that exist yet).
+GPIOD2_TESTS := test_gpio test_button test_inputs
+GPIOD2_BUILD := $(BUILD)/gpiod2
+GPIOD2_ARCH  := $(shell dpkg --print-architecture 2>/dev/null)
+GPIOD2_SYSROOT := build/sysroot/trixie-$(GPIOD2_ARCH)
+GPIOD2_MAKE = $(MAKE) BUILD=$(GPIOD2_BUILD) GPIOD_SYSROOT=$(abspath $(GPIOD2_SYSROOT))
+GPIOD2_TEST_BINS := $(patsubst %,$(GPIOD2_BUILD)/tests/%,\
+                    $(filter $(GPIOD2_TESTS),$(TEST_SRCS:tests/%.c=%)))
+
 .PHONY: all test sanitize run install uninstall clean placeholders format-check \
-        format lint bench bench-normalize bench-startup
+        format lint bench bench-normalize bench-startup gpiod2 gpiod2-sysroot \
+        gpiod2-tests
 
 all: $(addprefix $(BUILD)/,$(PROGS))
 
@@ -65,11 +96,38 @@ $(ALSA_PLUGIN): tests/alsa/pcm_bhrt.c | $(BUILD)/tests
 		$$($(PKG_CONFIG) --cflags alsa) -o $@ $< \
 		$$($(PKG_CONFIG) --libs alsa)
 
+# Also runs GPIOD2_TEST_BINS. When they cannot be built (the sysroot needs
+# network) each counts as failed with the reason; BULLHORN_GPIOD2=skip
+# counts them as skipped instead.
 test: all $(TEST_BINS) $(ALSA_PLUGIN)
-	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BINS)
+	@why=; log=$(BUILD)/gpiod2.log; \
+	if [ "$(BULLHORN_GPIOD2)" = skip ]; then \
+		why="skip:libgpiod 2.x build skipped (BULLHORN_GPIOD2=skip)"; \
+	elif ! $(MAKE) --no-print-directory gpiod2-tests >$$log 2>&1; then \
+		first=$$(grep -m1 -e '^sysroot.sh: cannot' -e 'error:' \
+			-e '\*\*\*' $$log); \
+		why="fail:no libgpiod 2.x build: $$first (log: $$log)"; \
+		why="$$why; BULLHORN_GPIOD2=skip skips these tests"; \
+	fi; \
+	set -- $(TEST_BINS); \
+	for t in $(GPIOD2_TEST_BINS); do \
+		set -- "$$@" "$${why:+$${why%%:*}:}$$t$${why:+:$${why#*:}}"; \
+	done; \
+	BUILD=$(BUILD) sh tests/run.sh "$$@"
 
 sanitize:
 	$(MAKE) BUILD=build/san SAN=1 test
+
+gpiod2-sysroot:
+	sh tests/sysroot.sh trixie $(GPIOD2_ARCH) $(GPIOD2_SYSROOT) \
+		libgpiod-dev libgpiod3
+
+gpiod2: gpiod2-sysroot
+	$(GPIOD2_MAKE) all $(TEST_BINS:$(BUILD)/%=$(GPIOD2_BUILD)/%)
+
+gpiod2-tests: gpiod2-sysroot
+	$(GPIOD2_MAKE) all $(GPIOD2_TEST_BINS) \
+		$(GPIOD2_BUILD)/tests/libasound_module_pcm_bhrt.so
 
 run: all
 	mkdir -p $(BUILD)/run
@@ -96,7 +154,8 @@ format-check:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr --std=c11 -D_GNU_SOURCE -Isrc src tests
+		--inline-suppr --std=c11 -D_GNU_SOURCE \
+		-DBULLHORN_GPIOD_MAJOR=$(GPIOD_MAJOR) -Isrc src tests
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
