@@ -5,6 +5,7 @@
  * at the first mistake: a technician at a kit should fix the whole file in
  * one go. */
 #include "config.h"
+#include "config_kit.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -21,7 +22,9 @@
 /* sun_path must also hold the terminating NUL. */
 #define SOCKET_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 #define SHOW	   64 /* bytes of a bad value quoted back */
-#define SECTIONS   "[audio], [paths], [loudness], [playback], [record], [keys]"
+#define SECTIONS                                                               \
+	"[audio], [paths], [loudness], [playback], [record], "                 \
+	"[keys], " KIT_SECTIONS
 #define ACTIONS                                                                \
 	"play MESSAGE [LANGUAGE|all], loop MESSAGE [LANGUAGE|all], stop, "     \
 	"next-language, volume +N|-N|N"
@@ -129,21 +132,24 @@ struct loader {
 	size_t cap;
 	unsigned lineno;
 	bool skip; /* under a broken [header, whose keys would be misfiled */
+	enum kit_kind kit; /* under a kit section (config_kit.c) */
+	struct {
+		char key[ACTION_NAME_MAX];
+		unsigned line;
+	} kit_seen[24]; /* the kit section's keys so far, to catch repeats */
+	size_t nkit_seen;
 	struct seen seen[NKEYS];
 	size_t nerr;
 	int r; /* out of memory or a read error: the result is not whole */
 };
 
-static void __attribute__((format(printf, 3, 4)))
-errf(struct loader *st, unsigned line, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 0)))
+verrf(struct loader *st, unsigned line, const char *fmt, va_list ap)
 {
-	va_list ap;
 	char *msg;
 	int r;
 
-	va_start(ap, fmt);
 	r = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	if (r < 0) {
 		st->r = -ENOMEM;
 		return;
@@ -156,6 +162,44 @@ errf(struct loader *st, unsigned line, const char *fmt, ...)
 	if (r < 0)
 		st->r = r;
 	st->nerr++;
+}
+
+static void __attribute__((format(printf, 3, 4)))
+errf(struct loader *st, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrf(st, line, fmt, ap);
+	va_end(ap);
+}
+
+/* errf for config_kit.c, which sees the loader as a void pointer. */
+static void __attribute__((format(printf, 3, 4)))
+kit_errf(void *ctx, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrf(ctx, line, fmt, ap);
+	va_end(ap);
+}
+
+/* A [button NAME], [remote NAME], [led] or [amp] header. Returns false
+ * when the section's keys must be skipped. */
+static bool begin_kit(struct loader *st, const char *section)
+{
+	const char *name;
+	int r;
+
+	st->kit = kit_header(section, &name);
+	st->nkit_seen = 0;
+	if (st->kit == KIT_NONE)
+		return true;
+	r = kit_begin(st->c, st->kit, name, st->lineno, kit_errf, st);
+	if (r == -ENOMEM)
+		st->r = r;
+	return r == 0;
 }
 
 static void err_unreadable(struct strv *errors, const char *path, int e)
@@ -226,6 +270,7 @@ static char *read_line(char *str, int num, void *stream)
 {
 	struct loader *st = stream;
 	char *s, *end, hint[SHOW + 32];
+	bool kit_bad = false;
 	size_t len;
 	ssize_t n;
 
@@ -256,7 +301,9 @@ static char *read_line(char *str, int num, void *stream)
 		     s, SECTIONS);
 	} else if (end) {
 		*end = '\0';
-		if (section_find(s + 1) < 0)
+		if (!begin_kit(st, s + 1))
+			kit_bad = true;
+		else if (st->kit == KIT_NONE && section_find(s + 1) < 0)
 			errf(st, st->lineno,
 			     "[%.*s]: unknown section%s; allowed: %s", SHOW,
 			     s + 1,
@@ -274,7 +321,7 @@ static char *read_line(char *str, int num, void *stream)
 	/* Keys under a header that did not parse would land in the section
 	 * before it; they are skipped until the next good header. */
 	if (*s == '[')
-		st->skip = !end;
+		st->skip = !end || kit_bad;
 	len = end ? len : 0;
 	memcpy(str, s, len);
 	memcpy(str + len, "\n", 2);
@@ -431,6 +478,30 @@ static bool set_value(struct loader *st, const struct key *k, const char *value)
 	return r == 0;
 }
 
+static int handle_kit(struct loader *st, const char *name, const char *value)
+{
+	int r;
+
+	for (size_t i = 0; i < st->nkit_seen; i++)
+		if (strcmp(st->kit_seen[i].key, name) == 0) {
+			errf(st, st->lineno,
+			     "%.*s: set twice in this section, first at line "
+			     "%u; allowed: once",
+			     SHOW, name, st->kit_seen[i].line);
+			return 1;
+		}
+	if (st->nkit_seen < ARRAY_SIZE(st->kit_seen) &&
+	    strlen(name) < sizeof(st->kit_seen[0].key)) {
+		snprintf(st->kit_seen[st->nkit_seen].key,
+			 sizeof(st->kit_seen[0].key), "%s", name);
+		st->kit_seen[st->nkit_seen++].line = st->lineno;
+	}
+	r = kit_set(st->c, st->kit, name, value, st->lineno, kit_errf, st);
+	if (r == -ENOMEM)
+		st->r = r;
+	return 1;
+}
+
 static int handle(void *user, const char *section, const char *name,
 		  const char *value)
 {
@@ -438,7 +509,11 @@ static int handle(void *user, const char *section, const char *name,
 	int sec = section_find(section), i;
 
 	/* Keys under an unknown or broken header: the header was reported. */
-	if (st->skip || (sec < 0 && *section))
+	if (st->skip)
+		return 1;
+	if (st->kit != KIT_NONE)
+		return handle_kit(st, name, value);
+	if (sec < 0 && *section)
 		return 1;
 	i = sec < 0 ? -1 : key_find(sec, name);
 	if (i < 0) {
@@ -535,6 +610,7 @@ static int check_after(struct loader *st, const char *dir)
 			     c->max_volume, c->volume, c->volume);
 	}
 
+	kit_check(c, kit_errf, st);
 	r = resolve_paths(c, dir);
 	/* An unset socket has no line to point at; errf then names none. */
 	if (r == 0 && strlen(c->socket) > SOCKET_MAX)
@@ -551,6 +627,8 @@ static struct config *config_alloc(void)
 	struct config *c = calloc(1, sizeof(*c));
 	int r = c ? 0 : -ENOMEM;
 
+	if (c)
+		kit_defaults(c);
 	for (size_t k = 0; k < NKEYS && r == 0; k++) {
 		if (keytab[k].kind == K_UINT)
 			*FIELD(c, k, unsigned) = (unsigned)keytab[k].def;
@@ -647,6 +725,7 @@ void config_free(struct config *c)
 	for (size_t k = 0; k < NKEYS; k++)
 		if (keytab[k].kind == K_STR || keytab[k].kind == K_ACTION)
 			free(*FIELD(c, k, char *));
+	kit_free(c);
 	strv_clear(&c->languages);
 	free(c->path);
 	free(c);

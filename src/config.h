@@ -5,10 +5,54 @@
 #define BULLHORN_CONFIG_H
 
 #include "action.h"
+#include "gpio.h"
 #include "process.h"
 #include "util.h"
 
-#define CONFIG_MAX_KEYS 10 /* [keys] 0..9 for the --keys terminal mode */
+#define CONFIG_MAX_KEYS	       10 /* [keys] 0..9 for the --keys terminal mode */
+#define CONFIG_MAX_BUTTONS     16
+#define CONFIG_MAX_REMOTES     4
+#define CONFIG_MAX_REMOTE_KEYS 32
+
+/* A GPIO line as the kit sections name it. line == NULL: not set. */
+struct config_gpio {
+	char *chip; /* NULL: line is a name looked up on every chip */
+	char *line; /* a line name, or an offset when chip is set */
+	bool active_low;
+	enum gpio_bias bias;
+	unsigned at;	 /* the line of the file that set it, for messages */
+	bool line_given; /* even if wrong: "no line given" would mislead */
+};
+
+/* [button NAME] */
+struct config_button {
+	char name[ACTION_NAME_MAX];
+	struct config_gpio gpio;
+	char *press;	      /* action on press (required) */
+	char *hold;	      /* action on hold, or NULL */
+	unsigned hold_ms;     /* 100..60000; default 1000 */
+	unsigned debounce_ms; /* 0..1000; default 30 */
+	unsigned at;	      /* the section's header line */
+	bool press_given;
+};
+
+struct config_remote_key {
+	unsigned code; /* KEY_* */
+	char *press;   /* or NULL */
+	char *hold;    /* or NULL */
+	unsigned at;
+};
+
+/* [remote NAME]: an input device (keypad, presenter remote, gpio-key) */
+struct config_remote {
+	char name[ACTION_NAME_MAX];
+	char *device; /* a path under /dev/input, or a device name */
+	unsigned hold_ms;
+	unsigned debounce_ms; /* default 0: devices debounce themselves */
+	struct config_remote_key keys[CONFIG_MAX_REMOTE_KEYS];
+	size_t nkeys;
+	unsigned at;
+};
 
 struct config {
 	char *path; /* the file as given */
@@ -49,6 +93,16 @@ struct config {
 
 	/* [keys]: action for terminal key '0'..'9' in bullhornd --keys */
 	char *keys[CONFIG_MAX_KEYS];
+
+	/* The kit's hardware (config_kit.c) */
+	struct config_button buttons[CONFIG_MAX_BUTTONS];
+	size_t nbuttons;
+	struct config_remote remotes[CONFIG_MAX_REMOTES];
+	size_t nremotes;
+	struct config_gpio led; /* [led]; line NULL = no LED */
+	struct config_gpio amp; /* [amp]; line NULL = no amp enable */
+	unsigned amp_warmup_ms; /* 0..5000; default 150 */
+	double amp_idle_off_s;	/* 0 = never, else 1..86400; default 60 */
 };
 
 /* A config with every default filled in and paths resolved against dir

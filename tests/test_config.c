@@ -289,6 +289,59 @@ static void check_keys(const struct config *c)
 	assert_null(c->keys[1]);
 }
 
+static void check_kit(const struct config *c)
+{
+	const struct config_button *b = &c->buttons[0];
+	const struct config_remote *r = &c->remotes[0];
+
+	assert_int_equal(c->nbuttons, 2);
+	assert_string_equal(b->name, "rights");
+	assert_null(b->gpio.chip);
+	assert_string_equal(b->gpio.line, "GPIO17");
+	assert_true(b->gpio.active_low);
+	assert_int_equal(b->gpio.bias, GPIO_BIAS_PULL_UP);
+	assert_string_equal(b->press, "play rights");
+	assert_string_equal(b->hold, "play rights all");
+	assert_int_equal(b->hold_ms, 1500);
+	assert_int_equal(b->debounce_ms, 30);
+	assert_int_equal(b->at, 1);
+	b = &c->buttons[1];
+	assert_string_equal(b->name, "stop");
+	assert_string_equal(b->gpio.chip, "gpiochip2");
+	assert_string_equal(b->gpio.line, "5");
+	assert_false(b->gpio.active_low);
+	assert_int_equal(b->gpio.bias, GPIO_BIAS_NONE);
+	assert_null(b->hold);
+	assert_int_equal(b->debounce_ms, 0);
+	assert_string_equal(c->led.line, "GPIO24");
+	assert_false(c->led.active_low);
+	assert_string_equal(c->amp.line, "GPIO25");
+	assert_true(c->amp.active_low);
+	assert_int_equal(c->amp_warmup_ms, 200);
+	assert_true(c->amp_idle_off_s == 0);
+	assert_int_equal(c->nremotes, 1);
+	assert_string_equal(r->name, "clicker");
+	assert_string_equal(r->device, "/dev/input/by-id/usb-x-event-kbd");
+	assert_int_equal(r->nkeys, 2);
+	assert_int_equal(r->keys[0].code, 109); /* KEY_PAGEDOWN */
+	assert_string_equal(r->keys[0].press, "play rights");
+	assert_string_equal(r->keys[0].hold, "loop rights all");
+	assert_int_equal(r->keys[1].code, 28); /* given as a number */
+	assert_string_equal(r->keys[1].press, "stop");
+	assert_null(r->keys[1].hold);
+	assert_int_equal(r->hold_ms, 800);
+}
+
+static void check_no_kit(const struct config *c)
+{
+	assert_int_equal(c->nbuttons, 0);
+	assert_int_equal(c->nremotes, 0);
+	assert_null(c->led.line);
+	assert_null(c->amp.line);
+	assert_int_equal(c->amp_warmup_ms, 150);
+	assert_true(c->amp_idle_off_s == 60);
+}
+
 static void check_absolute_paths(const struct config *c)
 {
 	assert_string_equal(c->library, "/srv/bullhorn/audio");
@@ -348,6 +401,18 @@ static const struct good_case good_cases[] = {
      check_volume_at_max},
     {"keys", "[keys]\n0 = stop\n7 = volume +10\n8 = loop door es\n",
      check_keys},
+    {"kit sections",
+     "[button rights]\nline = GPIO17\npress = play rights\n"
+     "hold = play rights all\nhold_ms = 1500\n"
+     "[button stop]\nchip = gpiochip2\nline = 5\nactive = high\n"
+     "bias = none\ndebounce_ms = 0\npress = stop\n"
+     "[led]\nline = GPIO24\n[amp]\nline = GPIO25\nactive = low\n"
+     "warmup_ms = 200\nidle_off_s = 0\n"
+     "[remote clicker]\ndevice = /dev/input/by-id/usb-x-event-kbd\n"
+     "KEY_PAGEDOWN = play rights\nhold KEY_PAGEDOWN = loop rights all\n"
+     "28 = stop\nhold_ms = 800\n",
+     check_kit},
+    {"no kit sections", "[audio]\n", check_no_kit},
     {"absolute paths",
      "[paths]\nlibrary = /srv/bullhorn/audio\ncache = /var/cache/bullhorn\n"
      "state = /var/lib/bullhorn/state\n"
@@ -384,7 +449,9 @@ struct bad_case {
 #define PLAYBACK_KEYS                                                          \
 	"languages, gap_s, loop_limit_s, chime, speak_language, volume, "      \
 	"max_volume"
-#define SECTIONS "[audio], [paths], [loudness], [playback], [record], [keys]"
+#define SECTIONS                                                               \
+	"[audio], [paths], [loudness], [playback], [record], [keys], "         \
+	"[button NAME], [remote NAME], [led], [amp]"
 
 static const struct bad_case bad_cases[] = {
     /* Whole-value number parsing. */
@@ -608,6 +675,80 @@ static const struct bad_case bad_cases[] = {
       "/t.ini:8: [playback] languages: 'en' is listed twice",
       "/t.ini:10: [keys] 1: unknown action 'dance'",
       "/t.ini:11: [keyz]: unknown section (did you mean [keys]?)"}},
+    /* The kit's sections. */
+    {"button without line or press",
+     "[button rights]\nhold = stop\n",
+     2,
+     {"/t.ini:1: [button rights]: no line given; allowed: line = GPIO17",
+      "/t.ini:1: [button rights]: no press action; allowed: press = one "
+      "of play MESSAGE"}},
+    {"button line offset without chip",
+     "[button a]\nline = 17\npress = stop\n",
+     1,
+     {"/t.ini:2: [button a] line: '17' is an offset but no chip is given; "
+      "allowed: a line name such as GPIO17, or chip = gpiochip0 with line "
+      "= 17"}},
+    {"button bad values",
+     "[button a]\nline = GPIO 17\nactive = down\nbias = up\n"
+     "debounce_ms = 2000\nhold_ms = 50\npress = dance\ncolour = red\n",
+     7,
+     {"/t.ini:2: [button a] line: 'GPIO 17' is not a line or chip name",
+      "/t.ini:3: [button a] active: 'down' is not low or high; allowed: "
+      "low",
+      "/t.ini:4: [button a] bias: 'up' is not a bias; allowed: pull-up",
+      "/t.ini:5: [button a] debounce_ms: '2000' is out of range; "
+      "allowed: 0 to 1000 ms",
+      "/t.ini:6: [button a] hold_ms: '50' is out of range; allowed: 100 "
+      "to 60000 ms",
+      "/t.ini:7: [button a] press: unknown action 'dance'",
+      "/t.ini:8: [button a] colour: unknown key; allowed: line, chip, "
+      "press"}},
+    {"two buttons on one line, LED on a button's line",
+     "[button a]\nline = GPIO17\npress = stop\n"
+     "[button b]\npress = stop\nline = GPIO17\n"
+     "[led]\nline = GPIO17\n",
+     2,
+     {"/t.ini:6: [button b] line: 'GPIO17' is already used by [button a] "
+      "at line 2; allowed: a line of its own",
+      "/t.ini:8: [led] line: 'GPIO17' is already used by [button a] at "
+      "line 2"}},
+    {"same offset on different chips is fine, same chip is not",
+     "[button a]\nchip = gpiochip0\nline = 3\npress = stop\n"
+     "[button b]\nchip = gpiochip1\nline = 3\npress = stop\n"
+     "[button c]\nchip = gpiochip1\nline = 3\npress = stop\n",
+     1,
+     {"/t.ini:11: [button c] line: '3' is already used by [button b]"}},
+    {"bad and repeated section names, keys repeated",
+     "[button Rights]\nline = GPIO1\n[button a]\nline = GPIO2\n"
+     "press = stop\nline = GPIO3\n[button a]\n[led]\n[led]\n",
+     5,
+     {"/t.ini:1: [button Rights]: 'Rights' is not a button name",
+      "/t.ini:6: line: set twice in this section, first at line 4",
+      "/t.ini:7: [button a]: section given twice, first at line 3",
+      "/t.ini:8: [led]: no line given",
+      "/t.ini:9: [led]: section given twice, first at line 8"}},
+    {"amp and led bad keys",
+     "[amp]\nline = GPIO25\nidle_off_s = 0.5\nwarmup_ms = 9000\n"
+     "bias = none\n[led]\nline = GPIO24\nblink = fast\n",
+     4,
+     {"/t.ini:3: [amp] idle_off_s: '0.5' is out of range; allowed: 0 "
+      "(never) or 1 to 86400 s",
+      "/t.ini:4: [amp] warmup_ms: '9000' is out of range; allowed: 0 to "
+      "5000 ms",
+      "/t.ini:5: [amp] bias: unknown key; allowed: line, chip, active, "
+      "warmup_ms, idle_off_s",
+      "/t.ini:8: [led] blink: unknown key; allowed: line, chip, active"}},
+    {"remote mistakes",
+     "[remote clicker]\nKEY_PAGEDWN = stop\nKEY_A = stop\nKEY_A = stop\n"
+     "hold KEY_B = dance\n[remote empty]\n",
+     6,
+     {"/t.ini:2: [remote clicker] KEY_PAGEDWN: unknown key; allowed: "
+      "device",
+      "/t.ini:4: KEY_A: set twice in this section, first at line 3",
+      "/t.ini:5: [remote clicker] hold KEY_B: unknown action 'dance'",
+      "/t.ini:1: [remote clicker]: no device given; allowed: device = "
+      "/dev/input/by-id/",
+      "/t.ini:6: [remote empty]: no device given"}},
 };
 
 static void assert_failed(const struct loaded *l, size_t n_errors)
@@ -734,6 +875,23 @@ static void test_shipped(void **state)
 	assert_null(c->keys[6]);
 	assert_null(c->keys[7]);
 	assert_null(c->keys[8]);
+	/* The wiring docs/wiring.md describes. */
+	assert_int_equal(c->nbuttons, 4);
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const names[] = {"rights", "door", "stop",
+						    "language"};
+		static const char *const lines[] = {"GPIO17", "GPIO27",
+						    "GPIO22", "GPIO23"};
+
+		assert_string_equal(c->buttons[i].name, names[i]);
+		assert_string_equal(c->buttons[i].gpio.line, lines[i]);
+		assert_null(c->buttons[i].gpio.chip);
+		assert_true(c->buttons[i].gpio.active_low);
+	}
+	assert_string_equal(c->buttons[0].hold, "play rights all");
+	assert_string_equal(c->led.line, "GPIO24");
+	assert_string_equal(c->amp.line, "GPIO25");
+	assert_int_equal(c->nremotes, 0);
 
 	/* Every key is written out for the technician, and `make install`
 	 * finds the [paths] lines it rewrites ("^library = " and so on). */
