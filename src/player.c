@@ -30,8 +30,9 @@ struct item {
 };
 
 struct sequence {
-	struct item items[PLAYER_MAX_ITEMS];
+	struct item items[PLAYER_MAX_ITEMS + 1]; /* + a lead-in */
 	size_t n;
+	size_t first; /* where each round of a loop starts: after a lead-in */
 	bool loop;
 	bool ending; /* loop limit reached: finish the current clip */
 	size_t idx;
@@ -275,7 +276,7 @@ static bool seq_next(struct player *p, struct sequence *s, float *out)
 		if (s->idx >= s->n) {
 			if (!s->loop || s->ending || s->n == 0)
 				return false;
-			s->idx = 0;
+			s->idx = s->first;
 			s->pos = 0;
 		}
 		it = &s->items[s->idx];
@@ -555,8 +556,10 @@ static int seq_build(struct player *p, struct sequence *s,
 	for (size_t i = 0; i < n; i++) {
 		size_t pause = (size_t)(e[i].pause_s * p->cfg.rate);
 
-		if (i > 0 && pause > 0)
+		if (pause > 0)
 			s->items[s->n++].silence_frames = pause;
+		if (i == 0)
+			s->first = s->n;
 		s->items[s->n++].clip = clip_ref(e[i].clip);
 	}
 	if (loop && gap > 0)

@@ -51,8 +51,9 @@ void player_free(struct player *p);
  * retries run from the poll loop with backoff. */
 int player_open_device(struct player *p);
 
-/* One clip of a sequence and the silence before it (ignored for the
- * first clip; a loop puts gap_s before its first clip each round). */
+/* One clip of a sequence and the silence before it. Before the first
+ * clip it is a lead-in played once (the amplifier's warm-up); a loop
+ * puts gap_s, not the lead-in, before its first clip each round. */
 struct player_entry {
 	struct clip *clip;
 	double pause_s;

@@ -186,7 +186,7 @@ static int start(struct player *p, struct clip *const *c, size_t n, bool loop,
 	struct player_entry e[PLAYER_MAX_ITEMS];
 
 	for (size_t i = 0; i < n && i < PLAYER_MAX_ITEMS; i++)
-		e[i] = (struct player_entry){c[i], gap_s};
+		e[i] = (struct player_entry){c[i], i ? gap_s : 0};
 	return player_start(p, e, n, loop);
 }
 
@@ -601,6 +601,30 @@ static void test_loop_ends_at_clip_after_limit(void **state)
 	rig_free(r);
 }
 
+static void test_lead_in_is_played_once(void **state)
+{
+	/* The amplifier's warm-up: silence before the first clip only, not
+	 * before each round of a loop (those get the gap). The limit counts
+	 * from the press: 0.85 s falls in the third clip. */
+	struct rig *r = rig_new(0.1, 0.85);
+	struct clip *a = tone(440, 0.2, 0.5f);
+	struct player_entry e = {a, 0.15};
+	size_t lead = RATE * 15 / 100, gap = RATE / 10, unit = a->frames + gap;
+
+	(void)state;
+	player_open_device(r->p);
+	assert_int_equal(player_start(r->p, &e, 1, true), 0);
+	run_until_idle(r);
+	assert_len(&r->f, lead + 2 * unit + a->frames);
+	for (size_t i = 0; i < lead; i++)
+		assert_true(r->f.rec[i] == 0.0f);
+	for (int rep = 0; rep < 3; rep++)
+		assert_samples(r->f.rec + lead + rep * unit, a->samples,
+			       a->frames, 1.0f);
+	clip_unref(a);
+	rig_free(r);
+}
+
 static void test_loop_limit_inside_gap_ends_at_once(void **state)
 {
 	/* 0.2 s clip, 2 s gap, limit 0.25 s: reached in the gap, which is
@@ -752,7 +776,7 @@ static void test_clip_outlives_caller_reference(void **state)
 static void test_rejects_bad_sequences(void **state)
 {
 	struct rig *r = rig_new(1.0, 0);
-	struct clip *c[PLAYER_MAX_ITEMS];
+	struct clip *c[PLAYER_MAX_ITEMS] = {0};
 
 	(void)state;
 	assert_int_equal(start(r->p, c, 0, false, r->gap), -EINVAL);
@@ -775,6 +799,7 @@ int main(void)
 	    cmocka_unit_test(test_device_lost_while_stopping_stays_stopped),
 	    cmocka_unit_test(test_sequence_with_gaps),
 	    cmocka_unit_test(test_loop_ends_at_clip_after_limit),
+	    cmocka_unit_test(test_lead_in_is_played_once),
 	    cmocka_unit_test(test_loop_limit_inside_gap_ends_at_once),
 	    cmocka_unit_test(test_loop_until_stopped),
 	    cmocka_unit_test(test_volume_ramps_to_cubic_gain),
