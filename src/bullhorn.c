@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "buttontest.h"
 #include "check.h"
 #include "importer.h"
 #include "recorder.h"
@@ -63,6 +64,9 @@ static void usage(FILE *f)
 	    "                                plays, at full volume (32-bit\n"
 	    "                                float WAV; LANGUAGE _shared for\n"
 	    "                                the chime)\n"
+	    "  test-buttons [--seconds N]    show every press, release and\n"
+	    "                                hold with its action, without\n"
+	    "                                playing (bullhornd stopped)\n"
 	    "\n"
 	    "  -c, --config FILE  config file (default %s)\n"
 	    "  -h, --help         this help\n"
@@ -494,6 +498,18 @@ int main(int argc, char **argv)
 		return cmd_import(config_path, argc, argv);
 	if (strcmp(cmd, "record") == 0)
 		return cmd_record(config_path, argc, argv);
+	if (strcmp(cmd, "test-buttons") == 0) {
+		double secs = 0;
+
+		if (argc != 1 &&
+		    (argc != 3 || strcmp(argv[1], "--seconds") ||
+		     parse_double(argv[2], 0.1, 86400, &secs) < 0)) {
+			fprintf(stderr, "bullhorn: usage: test-buttons "
+					"[--seconds N]\n");
+			return EXIT_USAGE;
+		}
+		return buttontest_run(config_path, secs, stdout);
+	}
 	if (strcmp(cmd, "check") == 0) {
 		bool json = false, strict = false;
 

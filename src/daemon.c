@@ -14,16 +14,18 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "buttons.h"
 #include "config.h"
 #include "control.h"
 #include "library.h"
 #include "log.h"
 #include "output.h"
+#include "panel.h"
 #include "player.h"
 #include "state.h"
 #include "util.h"
 
-#define MAX_POLLFDS   (4 + CONTROL_MAX_CLIENTS + 16)
+#define MAX_POLLFDS   (4 + CONTROL_MAX_CLIENTS + 16 + 40 + 1)
 #define QUIT_GRACE_MS 800
 #define SWAP_GRACE_MS 200
 
@@ -35,6 +37,9 @@ struct daemon {
 	void *out;
 	struct player *player;
 	struct control *control;
+	struct buttons *buttons;
+	struct panel *panel;
+	size_t lib_problems; /* the LED shows a fault */
 	struct state state;
 	int sig_fd;
 	bool quit;
@@ -83,7 +88,7 @@ static struct config *load_config(const char *path)
 	return cfg;
 }
 
-static struct library *load_library(const struct config *cfg)
+static struct library *load_library(const struct config *cfg, size_t *nproblems)
 {
 	struct process_settings s = config_processing(cfg);
 	struct strv problems = {0};
@@ -94,6 +99,7 @@ static struct library *load_library(const struct config *cfg)
 	lib = library_new(cfg->library, cfg->cache, &s, &problems);
 	for (size_t i = 0; i < problems.n; i++)
 		log_warn("%s", problems.v[i]);
+	*nproblems = problems.n;
 	strv_clear(&problems);
 	if (!lib)
 		return NULL;
@@ -147,6 +153,19 @@ static int rewind_mode(const struct config *c)
 
 static void save_state(struct daemon *d);
 
+/* Switches the amp on for a sound about to start; returns the silence
+ * to put before it while the amp warms up. */
+static double amp_lead(struct daemon *d)
+{
+	double s = d->panel ? panel_amp_want(d->panel) : 0;
+
+	if (s > 0)
+		log_debug("amplifier on: sound starts after its %.0f ms "
+			  "warm-up",
+			  s * 1e3);
+	return s;
+}
+
 static void on_player_event(void *data, enum player_event ev, int err,
 			    const struct clip *c, const char *detail)
 {
@@ -189,6 +208,8 @@ static void on_player_event(void *data, enum player_event ev, int err,
 		break;
 	case PLAYER_IDLE:
 		log_debug("idle");
+		if (d->panel)
+			panel_amp_idle(d->panel);
 		if (d->state_dirty)
 			save_state(d);
 		break;
@@ -303,6 +324,7 @@ static void run_play(struct daemon *d, const struct action *a, char *reply,
 			 a->message);
 		return;
 	}
+	s.pause = amp_lead(d);
 	if (d->cfg->chime) {
 		struct clip *chime =
 		    library_find(d->lib, LIBRARY_SHARED, LIBRARY_CHIME);
@@ -326,6 +348,8 @@ static void run_play(struct daemon *d, const struct action *a, char *reply,
 	}
 	r = player_start(d->player, s.e, s.n, a->type == ACTION_LOOP);
 	if (r < 0) {
+		if (d->panel && player_is_idle(d->player))
+			panel_amp_idle(d->panel);
 		snprintf(reply, len, "error: cannot start playback (%s)",
 			 strerror(-r));
 		return;
@@ -355,7 +379,7 @@ static void run_next_language(struct daemon *d, char *reply, size_t len)
 	log_info("active language is now '%s'", d->state.language);
 	name = library_find(d->lib, d->state.language, LIBRARY_LANGUAGE_NAME);
 	if (name) {
-		struct player_entry e = {name, 0};
+		struct player_entry e = {name, amp_lead(d)};
 
 		player_start(d->player, &e, 1, false);
 	} else
@@ -404,12 +428,14 @@ static void run_status(struct daemon *d, char *reply, size_t len)
 	library_get_stats(d->lib, &st);
 	snprintf(reply, len,
 		 "ok state=%s device=%s language=%s volume=%u max_volume=%u "
-		 "recordings=%zu now=%s%s%s",
+		 "recordings=%zu now=%s%s%s led=%s amp=%s faults=%zu",
 		 player_is_playing(d->player) ? "playing" : "idle",
 		 player_device_ok(d->player) ? "ready" : "missing",
 		 d->state.language, d->state.volume, d->cfg->max_volume,
 		 st.clips, c ? c->message : "-", c ? "/" : "",
-		 c ? c->language : "");
+		 c ? c->language : "", led_mode_name(panel_mode(d->panel)),
+		 panel_amp_on(d->panel) ? "on" : "off",
+		 buttons_faults(d->buttons) + panel_faults(d->panel));
 }
 
 static void apply_state(struct daemon *d)
@@ -447,12 +473,38 @@ static void swap_player(struct daemon *d)
 	player_open_device(p);
 }
 
+static void on_buttons(void *data, const struct buttons_event *ev);
+static void on_panel(void *data, const char *problem);
+
+/* Buttons are requested afresh on every reload (a line fixed in the
+ * config or rewired is picked up); the LED and amp only when their lines
+ * changed, so a reload never cuts the amp under a sound. */
+static int kit_reload(struct daemon *d)
+{
+	struct buttons *b;
+
+	buttons_free(d->buttons);
+	d->buttons = NULL;
+	b = buttons_new(d->cfg, on_buttons, d);
+	if (!b)
+		return -ENOMEM;
+	d->buttons = b;
+	if (d->panel && panel_same_lines(d->panel, d->cfg)) {
+		panel_configure(d->panel, d->cfg);
+		return 0;
+	}
+	panel_free(d->panel);
+	d->panel = panel_new(d->cfg, on_panel, d);
+	return d->panel ? 0 : -ENOMEM;
+}
+
 static int reload(struct daemon *d, char *reply, size_t len)
 {
 	struct config *cfg = load_config(d->opt.config_path);
 	struct output_params np, op;
 	struct library *lib;
 	struct player_config pc;
+	size_t nproblems = 0;
 	bool audio_changed;
 
 	if (!cfg) {
@@ -462,7 +514,7 @@ static int reload(struct daemon *d, char *reply, size_t len)
 			 d->opt.config_path);
 		return -EINVAL;
 	}
-	lib = load_library(cfg);
+	lib = load_library(cfg, &nproblems);
 	if (!lib) {
 		snprintf(reply, len,
 			 "error: library %s cannot be read; still running on "
@@ -497,6 +549,8 @@ static int reload(struct daemon *d, char *reply, size_t len)
 	}
 	library_free(d->lib);
 	d->lib = lib;
+	d->lib_problems = nproblems;
+	kit_reload(d);
 	clip_unref(d->beep);
 	d->beep = make_beep(d->cfg);
 	apply_state(d);
@@ -530,6 +584,7 @@ void daemon_request(void *data, const char *line, char *reply, size_t reply_len)
 	if (strcmp(line, "beep") == 0) {
 		struct player_entry e = {d->beep, 0};
 
+		e.pause_s = d->beep ? amp_lead(d) : 0;
 		if (!d->beep || player_start(d->player, &e, 1, false) < 0)
 			snprintf(reply, reply_len, "error: no beep");
 		else
@@ -561,6 +616,50 @@ void daemon_request(void *data, const char *line, char *reply, size_t reply_len)
 		run_volume(d, &a, reply, reply_len);
 		break;
 	}
+}
+
+static void on_buttons(void *data, const struct buttons_event *ev)
+{
+	struct daemon *d = data;
+	char reply[512];
+
+	switch (ev->kind) {
+	case BUTTONS_PROBLEM:
+		log_err("%s", ev->text);
+		return;
+	case BUTTONS_CONNECTED:
+	case BUTTONS_DISCONNECTED:
+		log_info("%s", ev->text);
+		return;
+	case BUTTONS_INPUT:
+		break;
+	}
+	if (!ev->action) {
+		log_debug("%s: %s (%s)", ev->source, button_event_name(ev->ev),
+			  ev->where);
+		return;
+	}
+	log_info("%s: %s -> %s", ev->source, button_event_name(ev->ev),
+		 ev->action);
+	daemon_request(d, ev->action, reply, sizeof(reply));
+	if (strncmp(reply, "error", 5) == 0)
+		log_warn("%s: %s", ev->source, reply);
+	/* The kernel stamped the edge: this is the whole press-to-sound
+	 * path except the device's own buffer. */
+	log_debug("%s: handled %.2f ms after the edge (%s)", ev->source,
+		  (double)(now_ns() - ev->edge_ns) / 1e6, ev->where);
+}
+
+static void on_panel(void *data, const char *problem)
+{
+	(void)data;
+	log_err("%s", problem);
+}
+
+static bool faulty(const struct daemon *d)
+{
+	return !player_device_ok(d->player) || d->lib_problems > 0 ||
+	       buttons_faults(d->buttons) > 0 || panel_faults(d->panel) > 0;
 }
 
 static int setup_signals(void)
@@ -663,7 +762,7 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 			strerror(-d->sig_fd));
 		goto fail;
 	}
-	d->lib = load_library(d->cfg);
+	d->lib = load_library(d->cfg, &d->lib_problems);
 	if (!d->lib)
 		goto fail;
 	d->beep = make_beep(d->cfg);
@@ -704,6 +803,10 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 	}
 	player_set_rewind(d->player, rewind_mode(d->cfg));
 	player_open_device(d->player);
+	if (kit_reload(d) < 0) {
+		log_err("out of memory");
+		goto fail;
+	}
 	if (opt->keys)
 		keys_start(d);
 	log_info("ready: language %s, volume %u, socket %s", d->state.language,
@@ -720,6 +823,8 @@ void daemon_free(struct daemon *d)
 		return;
 	if (d->tio_saved)
 		tcsetattr(d->opt.keys_fd, TCSANOW, &d->tio);
+	buttons_free(d->buttons);
+	panel_free(d->panel);
 	control_free(d->control);
 	player_free(d->player);
 	output_alsa_free(d->out);
@@ -755,7 +860,7 @@ int daemon_run(struct daemon *d)
 	struct pollfd fds[MAX_POLLFDS];
 
 	for (;;) {
-		int n = 0, n_ctl, n_play, n_keys = 0, timeout, r;
+		int n = 0, n_ctl, n_play, n_keys = 0, n_btn, n_pan, timeout, r;
 
 		if (d->quit &&
 		    (player_is_idle(d->player) || now_ns() >= d->quit_deadline))
@@ -769,6 +874,12 @@ int daemon_run(struct daemon *d)
 		n += n_ctl;
 		n_play = player_pollfds(d->player, fds + n, 16);
 		n += n_play;
+		panel_show(d->panel, led_mode_for(player_is_playing(d->player),
+						  faulty(d)));
+		n_btn = buttons_pollfds(d->buttons, fds + n, 40);
+		n += n_btn;
+		n_pan = panel_pollfds(d->panel, fds + n, 1);
+		n += n_pan;
 		if (d->keys_on) {
 			fds[n++] = (struct pollfd){.fd = d->opt.keys_fd,
 						   .events = POLLIN};
@@ -795,6 +906,9 @@ int daemon_run(struct daemon *d)
 			return 1;
 		}
 		player_dispatch(d->player, fds + 1 + n_ctl, n_play);
+		buttons_dispatch(d->buttons, fds + 1 + n_ctl + n_play, n_btn);
+		panel_dispatch(d->panel, fds + 1 + n_ctl + n_play + n_btn,
+			       n_pan);
 		control_dispatch(d->control, fds + 1, n_ctl);
 		if (n_keys && (fds[n - 1].revents & (POLLIN | POLLHUP)))
 			keys_read(d);

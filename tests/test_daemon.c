@@ -48,21 +48,12 @@ static void assert_matches(const float *cap, size_t cap_n, size_t off,
 				 cap[off + i], ref[i] * gain);
 }
 
-/* Where ref stands whole in cap, searching from frame from; -1 if
- * nowhere. */
+/* Where ref stands whole in cap from frame from, to the 16-bit output's
+ * precision; -1 if nowhere. */
 static long find_clip(const float *cap, size_t cap_n, size_t from,
 		      const float *ref, size_t ref_n)
 {
-	for (size_t off = from; off + ref_n <= cap_n; off++) {
-		size_t i;
-
-		for (i = 0; i < ref_n; i++)
-			if (fabsf(cap[off + i] - ref[i]) > LSB)
-				break;
-		if (i == ref_n)
-			return (long)off;
-	}
-	return -1;
+	return tu_find_clip(cap, cap_n, from, ref, ref_n, LSB);
 }
 
 static void assert_silent(const float *cap, size_t from, size_t to)

@@ -39,6 +39,7 @@ struct tu_opts {
 	double speed;	       /* bhrt speed, default 1 */
 	bool chime;
 	bool speak_language;
+	const char *extra; /* appended to the config: kit sections */
 };
 
 struct tu {
@@ -57,11 +58,27 @@ static inline void tu_sleep_ms(int ms)
 		;
 }
 
+/* The build folder this test binary was built into (BUILD/tests/NAME),
+ * so a test of the libgpiod 2.x build runs that build's daemon; BUILD
+ * or "build" when that cannot be told. */
 static inline const char *tu_build(void)
 {
+	static char dir[160]; /* small: callers format it into buffers */
 	const char *b = getenv("BUILD");
+	ssize_t n;
+	char *slash;
 
-	return b && *b ? b : "build";
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	dir[n > 0 && n < (ssize_t)sizeof(dir) - 1 ? n : 0] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash && slash - dir >= 6 && strncmp(slash - 6, "/tests", 6) == 0) {
+		slash[-6] = '\0';
+		return dir;
+	}
+	snprintf(dir, sizeof(dir), "%s", b && *b ? b : "build");
+	return dir;
 }
 
 static inline void tu_write(const char *path, const char *text)
@@ -244,11 +261,11 @@ static inline void tu_write_config(struct tu *t)
 		 "loop_limit_s = %.1f\nvolume = %u\nmax_volume = %u\n"
 		 "chime = %s\nspeak_language = %s\n\n"
 		 "[record]\ndevice = mic\nmax_s = 5\n\n"
-		 "[keys]\n1 = play rights\n0 = stop\n",
+		 "[keys]\n1 = play rights\n0 = stop\n\n%s",
 		 o->device, o->buffer_ms, t->lib, t->dir, t->dir, t->sock,
 		 o->target_lufs, o->languages, o->gap_s, o->loop_limit_s,
 		 o->volume, o->max_volume, o->chime ? "yes" : "no",
-		 o->speak_language ? "yes" : "no");
+		 o->speak_language ? "yes" : "no", o->extra ? o->extra : "");
 	tu_write(t->cfg, text);
 }
 
@@ -529,6 +546,23 @@ static inline float *tu_render(struct tu *t, const char *message,
 	*frames = (size_t)sf_readf_float(sf, s, info.frames);
 	sf_close(sf);
 	return s;
+}
+
+/* Where ref stands whole in cap (every sample within tol), searching
+ * from frame from; -1 if nowhere. */
+static inline long tu_find_clip(const float *cap, size_t cap_n, size_t from,
+				const float *ref, size_t ref_n, float tol)
+{
+	for (size_t off = from; off + ref_n <= cap_n; off++) {
+		size_t i;
+
+		for (i = 0; i < ref_n; i++)
+			if (fabsf(cap[off + i] - ref[i]) > tol)
+				break;
+		if (i == ref_n)
+			return (long)off;
+	}
+	return -1;
 }
 
 /* Largest sample-to-sample step: a click shows as a step far larger than
