@@ -16,7 +16,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 PKG_CONFIG ?= pkg-config
 
-PKGS     := sndfile alsa inih libebur128 soxr zlib libevdev
+PKGS     := sndfile alsa inih libebur128 soxr zlib libevdev libsystemd
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
@@ -109,7 +109,7 @@ test: all $(TEST_BINS) $(ALSA_PLUGIN)
 		why="fail:no libgpiod 2.x build: $$first (log: $$log)"; \
 		why="$$why; BULLHORN_GPIOD2=skip skips these tests"; \
 	fi; \
-	set -- $(TEST_BINS); \
+	set -- $(TEST_BINS) tests/systemd.sh tests/install.sh; \
 	for t in $(GPIOD2_TEST_BINS); do \
 		set -- "$$@" "$${why:+$${why%%:*}:}$$t$${why:+:$${why#*:}}"; \
 	done; \
@@ -157,22 +157,76 @@ lint:
 		--inline-suppr --std=c11 -D_GNU_SOURCE \
 		-DBULLHORN_GPIOD_MAJOR=$(GPIOD_MAJOR) -Isrc src tests
 
+# Where systemd, sysusers, tmpfiles, modules-load and udev look for the
+# package's own files (PREFIX/lib/...: /usr/lib for PREFIX=/usr, which
+# also covers /lib on merged-/usr Debian; /usr/local/lib is searched too).
+SYSLIB   ?= $(PREFIX)/lib
+MANDIR   ?= $(PREFIX)/share/man
+MANS     := $(wildcard man/*.1 man/*.5 man/*.8)
+ETC_INI  := $(DESTDIR)/etc/bullhorn/bullhorn.ini
+
+# The installed config: the shipped file with the installed layout's
+# paths. A changed config is never overwritten: the new default goes
+# beside it as bullhorn.ini.new.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
-		$(DESTDIR)$(PREFIX)/share/bullhorn $(DESTDIR)/etc/bullhorn
+		$(DESTDIR)$(PREFIX)/share/bullhorn $(DESTDIR)/etc/bullhorn \
+		$(DESTDIR)$(SYSLIB)/systemd/system $(DESTDIR)$(SYSLIB)/sysusers.d \
+		$(DESTDIR)$(SYSLIB)/tmpfiles.d $(DESTDIR)$(SYSLIB)/modules-load.d \
+		$(DESTDIR)$(SYSLIB)/udev/rules.d
 	install -m 755 $(BUILD)/bullhorn $(DESTDIR)$(PREFIX)/bin/bullhorn
 	install -m 755 $(BUILD)/bullhornd $(DESTDIR)$(PREFIX)/sbin/bullhornd
+	rm -rf $(DESTDIR)$(PREFIX)/share/bullhorn/audio
 	cp -R audio $(DESTDIR)$(PREFIX)/share/bullhorn/
-	[ -e $(DESTDIR)/etc/bullhorn/bullhorn.ini ] || \
 	sed -e 's|^library = .*|library = $(PREFIX)/share/bullhorn/audio|' \
+	    -e 's|^recordings = .*|recordings = /var/lib/bullhorn/audio|' \
 	    -e 's|^cache = .*|cache = /var/cache/bullhorn|' \
 	    -e 's|^state = .*|state = /var/lib/bullhorn/state|' \
 	    -e 's|^socket = .*|socket = /run/bullhorn/bullhorn.sock|' \
-	    config/bullhorn.ini > $(DESTDIR)/etc/bullhorn/bullhorn.ini
+	    config/bullhorn.ini > $(BUILD)/bullhorn.ini.installed
+	if [ ! -e $(ETC_INI) ]; then \
+		install -m 644 $(BUILD)/bullhorn.ini.installed $(ETC_INI); \
+	elif ! cmp -s $(BUILD)/bullhorn.ini.installed $(ETC_INI); then \
+		install -m 644 $(BUILD)/bullhorn.ini.installed $(ETC_INI).new; \
+		echo "kept your $(ETC_INI); the new default is $(ETC_INI).new"; \
+	fi
+	sed 's|^ExecStart=/usr/sbin/bullhornd|ExecStart=$(PREFIX)/sbin/bullhornd|' \
+		systemd/bullhorn.service \
+		> $(DESTDIR)$(SYSLIB)/systemd/system/bullhorn.service
+	chmod 644 $(DESTDIR)$(SYSLIB)/systemd/system/bullhorn.service
+	install -m 644 systemd/bullhorn.sysusers \
+		$(DESTDIR)$(SYSLIB)/sysusers.d/bullhorn.conf
+	install -m 644 systemd/bullhorn.tmpfiles \
+		$(DESTDIR)$(SYSLIB)/tmpfiles.d/bullhorn.conf
+	install -m 644 systemd/bullhorn-modules.conf \
+		$(DESTDIR)$(SYSLIB)/modules-load.d/bullhorn.conf
+	install -m 644 systemd/60-bullhorn-gpio.rules \
+		$(DESTDIR)$(SYSLIB)/udev/rules.d/60-bullhorn-gpio.rules
+	for m in $(MANS); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+	@# Straight onto this system (not into a DESTDIR or a package):
+	@# the user, the folders and systemd's view of the new unit.
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		systemd-sysusers bullhorn.conf && \
+		systemd-tmpfiles --create bullhorn.conf && \
+		systemctl daemon-reload; \
+	fi
 
+# Leaves /etc/bullhorn and /var/lib/bullhorn (the kit's config and the
+# volunteers' recordings) and the bullhorn user in place.
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/bullhorn $(DESTDIR)$(PREFIX)/sbin/bullhornd
 	rm -rf $(DESTDIR)$(PREFIX)/share/bullhorn
+	rm -f $(DESTDIR)$(SYSLIB)/systemd/system/bullhorn.service \
+		$(DESTDIR)$(SYSLIB)/sysusers.d/bullhorn.conf \
+		$(DESTDIR)$(SYSLIB)/tmpfiles.d/bullhorn.conf \
+		$(DESTDIR)$(SYSLIB)/modules-load.d/bullhorn.conf \
+		$(DESTDIR)$(SYSLIB)/udev/rules.d/60-bullhorn-gpio.rules
+	for m in $(MANS); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+	done
 
 clean:
 	rm -rf build

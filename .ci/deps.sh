@@ -5,14 +5,14 @@
 #   sh .ci/deps.sh bench  run bench/latency
 set -eu
 build="make gcc pkg-config libsndfile1-dev libasound2-dev libinih-dev
-libebur128-dev libsoxr-dev zlib1g-dev libgpiod-dev libevdev-dev"
+libebur128-dev libsoxr-dev zlib1g-dev libgpiod-dev libevdev-dev libsystemd-dev"
 case "${1:-test}" in
 run) want="$build alsa-utils" ;;
 # ffmpeg is the independent loudness meter; espeak-ng and opus-tools make
 # the placeholder recordings; clang for make CC=clang. The libgpiod 2.x
 # tests fetch their own sysroot (tests/sysroot.sh: network, no install).
 test) want="$build libcmocka-dev clang cppcheck clang-format ffmpeg espeak-ng
-opus-tools sox" ;;
+opus-tools sox systemd" ;;
 bench) want="$build alsa-utils sox" ;;
 *)
 	echo "usage: sh .ci/deps.sh run|test|bench" >&2

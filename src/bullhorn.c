@@ -183,7 +183,8 @@ static int cmd_render(const char *config_path, int argc, char **argv)
 	cfg = load_config(config_path);
 	if (!cfg)
 		return EXIT_CONFIG;
-	src = library_recording_path(cfg->library, lang, message);
+	src = library_recording_path2(cfg->recordings, cfg->library, lang,
+				      message);
 	if (!src) {
 		fprintf(stderr,
 			"bullhorn: no recording of '%s' in '%s' under %s/%s\n",
@@ -254,11 +255,14 @@ static int parse_file_opts(int argc, char **argv, struct file_opts *o)
 static int import_and_report(const struct config *cfg, const char *source,
 			     const struct file_opts *o)
 {
-	struct import_request req = {.source = source,
-				     .library = cfg->library,
-				     .language = o->language,
-				     .message = o->message,
-				     .replace = o->replace};
+	struct import_request req = {
+	    .source = source,
+	    /* Volunteers' recordings go to the
+	     * writable library when there is one. */
+	    .library = cfg->recordings ? cfg->recordings : cfg->library,
+	    .language = o->language,
+	    .message = o->message,
+	    .replace = o->replace};
 	struct process_settings s = config_processing(cfg);
 	struct import_result res;
 	struct clip *c;

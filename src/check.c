@@ -215,8 +215,14 @@ int check_run(const char *config_path, bool json, bool strict, FILE *out)
 		s = config_processing(cfg);
 		/* The daemon's cache speeds this up when it is readable;
 		 * nothing is written there. */
-		lib = library_new_with(cfg->library, cfg->cache, &s,
-				       LIBRARY_CACHE_READONLY, &errors);
+		struct library_opts o = {
+		    .root = cfg->library,
+		    .overlay = cfg->recordings,
+		    .cache_dir = cfg->cache,
+		    .flags = LIBRARY_CACHE_READONLY,
+		};
+
+		lib = library_open(&o, &s, &errors);
 	}
 	if (json)
 		fprintf(out, "{\n  \"config\": ");

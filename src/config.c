@@ -73,6 +73,9 @@ static const struct key keytab[] = {
 	 "auto, yes or no"},
 	{SEC_PATHS, "library", K_STR, AT(library), 0, 0, 0, "../audio",
 	 PATH_TXT},
+	/* No default: without it, imports go into library itself. */
+	{SEC_PATHS, "recordings", K_STR, AT(recordings), 0, 0, 0, NULL,
+	 PATH_TXT},
 	{SEC_PATHS, "cache", K_STR, AT(cache), 0, 0, 0, "../build/run/cache",
 	 PATH_TXT},
 	{SEC_PATHS, "state", K_STR, AT(state), 0, 0, 0, "../build/run/state",
@@ -562,7 +565,7 @@ static int resolve_paths(struct config *c, const char *dir)
 	for (size_t k = 0; k < NKEYS && r == 0; k++) {
 		char **field = FIELD(c, k, char *), *p;
 
-		if (keytab[k].sec != SEC_PATHS)
+		if (keytab[k].sec != SEC_PATHS || !*field)
 			continue;
 		if (!(p = path_resolve(base, *field)))
 			r = -ENOMEM;

@@ -67,6 +67,7 @@ struct config {
 
 	/* [paths], absolute after loading (relative to the file's folder) */
 	char *library;
+	char *recordings; /* volunteers' writable library, or NULL */
 	char *cache;
 	char *state;
 	char *socket;

@@ -75,7 +75,26 @@ static void source_ext(const char *path, char *ext, size_t len)
 		*p = (char)tolower((unsigned char)*p);
 }
 
-static int copy_atomic(const char *from, const char *to)
+/* A library folder with the setgid bit is shared by a group of
+ * operators (the installed /var/lib/bullhorn/audio): what is made in it
+ * stays writable by the group, whatever the importing user's umask. */
+static bool shared_library(const char *library)
+{
+	struct stat st;
+
+	return stat(library, &st) == 0 && (st.st_mode & S_ISGID);
+}
+
+static int make_dir(const char *dir, bool shared)
+{
+	int r = mkdir_p(dir, shared ? 02770 : 0755);
+
+	if (r == 0 && shared && chmod(dir, 02770) < 0)
+		r = -errno;
+	return r;
+}
+
+static int copy_atomic(const char *from, const char *to, bool shared)
 {
 	char *data;
 	size_t len;
@@ -83,15 +102,15 @@ static int copy_atomic(const char *from, const char *to)
 
 	if (r < 0)
 		return r;
-	r = atomic_write_file(to, data, len, 0644);
+	r = atomic_write_file(to, data, len, shared ? 0660 : 0644);
 	free(data);
 	return r;
 }
 
 /* Moves the human recording(s) of message out of the way, into
  * .backup/ beside them, where the library never looks. */
-static int back_up(const char *dir, const char *message, char *backup,
-		   size_t len)
+static int back_up(const char *dir, const char *message, bool shared,
+		   char *backup, size_t len)
 {
 	char bdir[4096], stamp[32];
 	struct dirent *e;
@@ -118,7 +137,7 @@ static int back_up(const char *dir, const char *message, char *backup,
 		    strcmp(e->d_name + ml, ".txt") == 0 ||
 		    strstr(e->d_name, ".tmp."))
 			continue;
-		if ((r = mkdir_p(bdir, 0755)) < 0)
+		if ((r = make_dir(bdir, shared)) < 0)
 			break;
 		if (path_join(from, sizeof(from), dir, e->d_name) < 0 ||
 		    snprintf(to, sizeof(to), "%s/%s.%s", bdir, e->d_name,
@@ -143,6 +162,7 @@ int import_file(const struct import_request *req,
 	char conv[64] = "", perr[256], *existing;
 	struct clip_stats st;
 	const char *src = req->source;
+	bool shared = shared_library(req->library);
 	struct stat sb;
 	float *samples;
 	size_t frames;
@@ -223,7 +243,7 @@ int import_file(const struct import_request *req,
 		goto out;
 	}
 	res->new_language = access(dir, F_OK) < 0;
-	r = mkdir_p(dir, 0755);
+	r = make_dir(dir, shared);
 	if (r < 0) {
 		fail(err, err_len, r, "cannot create %s (%s)", dir,
 		     strerror(-r));
@@ -241,7 +261,7 @@ int import_file(const struct import_request *req,
 			free(existing);
 			goto out;
 		}
-		r = back_up(dir, req->message, res->backup,
+		r = back_up(dir, req->message, shared, res->backup,
 			    sizeof(res->backup));
 		if (r < 0) {
 			fail(err, err_len, r, "cannot keep a backup of %s (%s)",
@@ -256,7 +276,7 @@ int import_file(const struct import_request *req,
 		r = fail(err, err_len, -ENAMETOOLONG, "library path too long");
 		goto out;
 	}
-	r = copy_atomic(src, res->dest);
+	r = copy_atomic(src, res->dest, shared);
 	if (r < 0)
 		fail(err, err_len, r, "cannot write %s (%s)", res->dest,
 		     strerror(-r));

@@ -150,6 +150,27 @@ char *library_recording_path(const char *root, const char *lang,
 	return path;
 }
 
+char *library_recording_path2(const char *overlay, const char *root,
+			      const char *lang, const char *message)
+{
+	char *p =
+	    overlay ? library_recording_path(overlay, lang, message) : NULL;
+
+	return p ? p : library_recording_path(root, lang, message);
+}
+
+/* Whether one of the first n clips is (lang, message): the overlay's,
+ * which take precedence. */
+static bool have_clip(const struct library *lib, size_t n, const char *lang,
+		      const char *message)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(lib->clips[i]->language, lang) == 0 &&
+		    strcmp(lib->clips[i]->message, message) == 0)
+			return true;
+	return false;
+}
+
 static int push_clip(struct library *lib, struct clip *c)
 {
 	if (lib->n == lib->cap) {
@@ -231,11 +252,27 @@ static int load_one(struct library *lib, const char *path,
 	return 0;
 }
 
+/* What one root's scan shares: the cache and the keys it keeps, and how
+ * many clips (the overlay's) came before this root's. */
+struct scan {
+	const char *cache_dir;
+	const struct process_settings *s;
+	uint64_t *keys;
+	size_t n_keys;
+	size_t n_prior;
+	struct strv *problems;
+	void (*progress)(void *data);
+	void *progress_data;
+};
+
 static int scan_language(struct library *lib, const char *root,
-			 const char *lang, const char *cache_dir,
-			 const struct process_settings *s, uint64_t **keys,
-			 size_t *n_keys, struct strv *problems)
+			 const char *lang, struct scan *sc)
 {
+	const char *cache_dir = sc->cache_dir;
+	const struct process_settings *s = sc->s;
+	uint64_t **keys = &sc->keys;
+	size_t *n_keys = &sc->n_keys;
+	struct strv *problems = sc->problems;
 	char dirpath[4096];
 	struct strv scripts = {0};
 	struct entry *v = NULL;
@@ -264,6 +301,10 @@ static int scan_language(struct library *lib, const char *root,
 
 		if (path_join(path, sizeof(path), dirpath, v[i].name) < 0)
 			continue;
+		/* A volunteer's recording in the overlay supersedes it. */
+		if (v[i].valid &&
+		    have_clip(lib, sc->n_prior, lang, v[i].message))
+			continue;
 		if (!v[i].valid) {
 			strv_pushf(problems,
 				   "%s: not a message name (use lower-case "
@@ -287,6 +328,8 @@ static int scan_language(struct library *lib, const char *root,
 			continue;
 		}
 		r = load_one(lib, path, cache_dir, s, &c, &key, problems);
+		if (sc->progress)
+			sc->progress(sc->progress_data);
 		if (r == -ENOMEM)
 			goto out;
 		if (r < 0) {
@@ -314,10 +357,14 @@ static int scan_language(struct library *lib, const char *root,
 	for (size_t i = 0; i < scripts.n; i++) {
 		bool have = false;
 
+		char unrec[2 * ACTION_NAME_MAX + 2];
+
 		for (size_t j = 0; j < n && !have; j++)
 			have = v[j].valid &&
 			       strcmp(v[j].message, scripts.v[i]) == 0;
-		if (!have)
+		have = have || have_clip(lib, sc->n_prior, lang, scripts.v[i]);
+		snprintf(unrec, sizeof(unrec), "%s/%s", lang, scripts.v[i]);
+		if (!have && !strv_contains(&lib->unrecorded, unrec))
 			strv_pushf(&lib->unrecorded, "%s/%s", lang,
 				   scripts.v[i]);
 	}
@@ -338,24 +385,31 @@ struct library *library_new_with(const char *root, const char *cache_dir,
 				 const struct process_settings *s,
 				 unsigned flags, struct strv *problems)
 {
-	struct library *lib = calloc(1, sizeof(*lib));
-	struct strv dirs = {0};
-	uint64_t *keys = NULL;
-	size_t n_keys = 0;
-	DIR *d;
-	struct dirent *e;
+	struct library_opts o = {
+	    .root = root, .cache_dir = cache_dir, .flags = flags};
 
-	if (!lib)
-		return NULL;
-	lib->cache_ro = flags & LIBRARY_CACHE_READONLY;
-	d = opendir(root);
+	return library_open(&o, s, problems);
+}
+
+/* Scans one root's language folders. A root that cannot be read is
+ * -ENOENT (quiet, for a missing overlay) or reported and -EIO. */
+static int scan_root(struct library *lib, const char *root, bool overlay,
+		     struct scan *sc)
+{
+	struct strv dirs = {0};
+	struct dirent *e;
+	DIR *d = opendir(root);
+	int r = 0;
+
 	if (!d) {
-		strv_pushf(problems,
+		if (overlay && errno == ENOENT)
+			return -ENOENT;
+		strv_pushf(sc->problems,
 			   "%s: the library folder cannot be read (%s); check "
-			   "[paths] library",
-			   root, strerror(errno));
-		free(lib);
-		return NULL;
+			   "[paths] %s",
+			   root, strerror(errno),
+			   overlay ? "recordings" : "library");
+		return -EIO;
 	}
 	while ((e = readdir(d))) {
 		char path[4096];
@@ -370,53 +424,82 @@ struct library *library_new_with(const char *root, const char *cache_dir,
 		if (!action_valid_language(e->d_name) &&
 		    strcmp(e->d_name, LIBRARY_SHARED) != 0) {
 			strv_pushf(
-			    problems,
+			    sc->problems,
 			    "%s: '%s' is not a language tag (use BCP 47, "
 			    "like 'es' or 'zh-cmn'); skipped",
 			    path, e->d_name);
 			continue;
 		}
-		if (strv_push(&dirs, e->d_name) < 0)
-			goto fail;
+		if (strv_push(&dirs, e->d_name) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
 	}
-	closedir(d);
-	d = NULL;
 	if (dirs.n)
 		qsort(dirs.v, dirs.n, sizeof(char *), cmp_str);
-	for (size_t i = 0; i < dirs.n; i++) {
+	for (size_t i = 0; i < dirs.n && r == 0; i++) {
 		size_t before = lib->n;
 
-		if (scan_language(lib, root, dirs.v[i], cache_dir, s, &keys,
-				  &n_keys, problems) < 0)
-			goto fail;
-		for (size_t j = before; j < lib->n; j++) {
+		r = scan_language(lib, root, dirs.v[i], sc);
+		for (size_t j = before; j < lib->n && r == 0; j++) {
 			if (strcmp(dirs.v[i], LIBRARY_SHARED) != 0 &&
 			    strcmp(lib->clips[j]->message,
 				   LIBRARY_LANGUAGE_NAME) != 0) {
-				if (strv_push(&lib->languages, dirs.v[i]) < 0)
-					goto fail;
+				if (!strv_contains(&lib->languages,
+						   dirs.v[i]) &&
+				    strv_push(&lib->languages, dirs.v[i]) < 0)
+					r = -ENOMEM;
 				break;
 			}
 		}
 	}
+out:
+	closedir(d);
+	strv_clear(&dirs);
+	return r;
+}
+
+struct library *library_open(const struct library_opts *o,
+			     const struct process_settings *s,
+			     struct strv *problems)
+{
+	struct library *lib = calloc(1, sizeof(*lib));
+	struct scan sc = {.cache_dir = o->cache_dir,
+			  .s = s,
+			  .problems = problems,
+			  .progress = o->progress,
+			  .progress_data = o->progress_data};
+	int r = 0;
+
+	if (!lib)
+		return NULL;
+	lib->cache_ro = o->flags & LIBRARY_CACHE_READONLY;
+	if (o->overlay)
+		r = scan_root(lib, o->overlay, true, &sc);
+	if (r == -ENOENT)
+		r = 0;
+	sc.n_prior = lib->n;
+	if (r == 0)
+		r = scan_root(lib, o->root, false, &sc);
+	if (r < 0)
+		goto fail;
 	if (lib->n)
 		qsort(lib->clips, lib->n, sizeof(*lib->clips), cmp_clip);
+	if (lib->languages.n)
+		qsort(lib->languages.v, lib->languages.n, sizeof(char *),
+		      cmp_str);
 	if (lib->unrecorded.n)
 		qsort(lib->unrecorded.v, lib->unrecorded.n, sizeof(char *),
 		      cmp_str);
 	lib->stats.clips = lib->n;
 	/* Entries of recordings that changed or went away would otherwise
 	 * pile up on a small SD card. */
-	if (cache_dir && !lib->cache_ro)
-		cache_prune(cache_dir, keys, n_keys);
-	free(keys);
-	strv_clear(&dirs);
+	if (o->cache_dir && !lib->cache_ro)
+		cache_prune(o->cache_dir, sc.keys, sc.n_keys);
+	free(sc.keys);
 	return lib;
 fail:
-	if (d)
-		closedir(d);
-	free(keys);
-	strv_clear(&dirs);
+	free(sc.keys);
 	library_free(lib);
 	return NULL;
 }

@@ -30,6 +30,21 @@ struct library_stats {
 	size_t skipped;	   /* unreadable, empty or ambiguous files */
 };
 
+/* Where the library is. The volunteers' library (overlay), when there is
+ * one, is scanned like root and its recordings take precedence over
+ * root's for the same language and message: the shipped library stays
+ * read-only, imports go to the overlay. A missing overlay is empty. */
+struct library_opts {
+	const char *root;
+	const char *overlay;   /* or NULL */
+	const char *cache_dir; /* or NULL: no cache */
+	unsigned flags;	       /* LIBRARY_CACHE_READONLY */
+	/* Called after each recording, for a caller that must show signs
+	 * of life during a long scan (systemd's watchdog). May be NULL. */
+	void (*progress)(void *data);
+	void *progress_data;
+};
+
 /* Scans root and makes every recording ready. A file that cannot be used
  * adds one line to problems ("PATH: reason; what to do") and is skipped;
  * everything else still loads. cache_dir may be NULL (no cache). Returns
@@ -44,6 +59,9 @@ struct library *library_new(const char *root, const char *cache_dir,
 struct library *library_new_with(const char *root, const char *cache_dir,
 				 const struct process_settings *s,
 				 unsigned flags, struct strv *problems);
+struct library *library_open(const struct library_opts *o,
+			     const struct process_settings *s,
+			     struct strv *problems);
 void library_free(struct library *lib);
 
 /* The clip for (language, message), or NULL. Borrowed: clip_ref it to
@@ -67,6 +85,9 @@ const struct strv *library_unrecorded(const struct library *lib);
  * one before a placeholder, then by name. Heap path, or NULL. */
 char *library_recording_path(const char *root, const char *lang,
 			     const char *message);
+/* The same, looking in overlay (may be NULL) before root. */
+char *library_recording_path2(const char *overlay, const char *root,
+			      const char *lang, const char *message);
 
 void library_get_stats(const struct library *lib, struct library_stats *st);
 

@@ -307,6 +307,11 @@ int atomic_write_file(const char *path, const void *data, size_t len,
 		r = -errno;
 		goto out_free;
 	}
+	/* The mode asked for, not what the caller's umask leaves of it. */
+	if (fchmod(fd, mode) < 0) {
+		r = -errno;
+		goto out_unlink;
+	}
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 

@@ -188,6 +188,8 @@ static void check_default_paths(const struct config *c, const char *dir)
 {
 	assert_path(c->library, dir, "../audio");
 	assert_path(c->cache, dir, "../build/run/cache");
+	if (c->recordings)
+		assert_path(c->recordings, dir, "../build/run/recordings");
 	assert_path(c->state, dir, "../build/run/state");
 	assert_path(c->socket, dir, "../build/run/bullhorn.sock");
 }
@@ -843,12 +845,12 @@ static void test_shipped(void **state)
 {
 	static const char *const langs[] = {"en", "es", NULL};
 	static const char *const keys[] = {
-	    "device",	  "rate",	    "channels",	    "buffer_ms",
-	    "#period_ms", "library",	    "cache",	    "state",
-	    "socket",	  "target_lufs",    "ceiling_dbtp", "languages",
-	    "gap_s",	  "loop_limit_s",   "volume",	    "max_volume",
-	    "rewind",	  "highpass_hz",    "trim_db",	    "trim_pad_ms",
-	    "chime",	  "speak_language", "max_s"};
+	    "device",	   "rate",    "channels",	"buffer_ms",
+	    "#period_ms",  "library", "cache",		"state",
+	    "recordings",  "socket",  "target_lufs",	"ceiling_dbtp",
+	    "languages",   "gap_s",   "loop_limit_s",	"volume",
+	    "max_volume",  "rewind",  "highpass_hz",	"trim_db",
+	    "trim_pad_ms", "chime",   "speak_language", "max_s"};
 	struct strv errors = {0};
 	struct config *c = NULL;
 	char *cwd = getcwd(NULL, 0), *dir, *text;

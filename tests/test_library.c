@@ -459,6 +459,65 @@ static void test_duplicate(void **state)
 	strv_clear(&problems);
 }
 
+static void test_overlay_takes_precedence(void **state)
+{
+	struct fixture *f = *state;
+	struct library_opts o = {.root = f->root, .cache_dir = f->cache};
+	struct strv problems = {0};
+	const struct clip *c;
+	struct library *lib;
+	char overlay[128], want[256];
+
+	/* The shipped library: a human recording, a placeholder, scripts. */
+	put_tone(f, "en/rights.wav", 48000, 1, 0.5, 440.0, -20.0);
+	put_tone(f, "en/door.placeholder.wav", 48000, 1, 0.5, 440.0, -20.0);
+	put_bytes(f, "en/door.txt", "Door.", 5);
+	put_bytes(f, "en/leave.txt", "Leave.", 6);
+	/* A missing overlay is simply empty. */
+	snprintf(overlay, sizeof(overlay), "%s/volunteers", f->dir);
+	o.overlay = overlay;
+	lib = library_open(&o, &defaults, &problems);
+	assert_non_null(lib);
+	assert_n_problems(&problems, 0);
+	assert_true(library_find(lib, "en", "door")->placeholder);
+	library_free(lib);
+	/* Volunteers record door (replacing the placeholder) and rights,
+	 * and start a new language. */
+	put_tone(f, "../volunteers/en/door.flac", 48000, 1, 0.5, 660.0, -20.0);
+	put_tone(f, "../volunteers/en/rights.wav", 48000, 1, 0.5, 550.0, -20.0);
+	put_tone(f, "../volunteers/ht/rights.wav", 48000, 1, 0.5, 770.0, -20.0);
+	lib = library_open(&o, &defaults, &problems);
+	assert_non_null(lib);
+	assert_n_problems(&problems, 0);
+	c = library_find(lib, "en", "door");
+	snprintf(want, sizeof(want), "%s/en/door.flac", overlay);
+	assert_string_equal(c->source, want);
+	assert_false(c->placeholder);
+	c = library_find(lib, "en", "rights");
+	snprintf(want, sizeof(want), "%s/en/rights.wav", overlay);
+	assert_string_equal(c->source, want);
+	assert_non_null(library_find(lib, "ht", "rights"));
+	/* Each language once, sorted; door is no longer unrecorded. */
+	assert_int_equal(library_languages(lib)->n, 2);
+	assert_string_equal(library_languages(lib)->v[0], "en");
+	assert_string_equal(library_languages(lib)->v[1], "ht");
+	assert_int_equal(library_unrecorded(lib)->n, 1);
+	assert_string_equal(library_unrecorded(lib)->v[0], "en/leave");
+	library_free(lib);
+	/* What render and import look at, in the same order. */
+	{
+		char *p =
+		    library_recording_path2(overlay, f->root, "en", "rights");
+
+		snprintf(want, sizeof(want), "%s/en/rights.wav", overlay);
+		assert_string_equal(p, want);
+		free(p);
+		p = library_recording_path2(overlay, f->root, "es", "rights");
+		assert_null(p);
+	}
+	strv_clear(&problems);
+}
+
 /* One library's samples, copied, to compare with a later load. */
 static float *copy_samples(const struct clip *c)
 {
@@ -725,6 +784,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_empty_root, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_problems, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_overlay_takes_precedence,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_reuse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cache_unwritable, setup,
 					    teardown),

@@ -135,6 +135,55 @@ static void test_import_over_placeholder_and_new_language(void **state)
 	tu_free(t);
 }
 
+static void test_import_into_writable_library(void **state)
+{
+	struct tu *t = tu_new(NULL);
+	char src[512], args[1024], vol[256], path[512], extra[512];
+	char *out, *shipped;
+	struct stat st;
+	mode_t old_umask;
+
+	(void)state;
+	/* An installed kit: the shipped library stays as it is, volunteers'
+	 * recordings go to a group-shared folder (setgid) that wins. */
+	snprintf(vol, sizeof(vol), "%s/volunteers", t->dir);
+	assert_int_equal(mkdir(vol, 0770), 0);
+	assert_int_equal(chmod(vol, 02770), 0);
+	snprintf(extra, sizeof(extra), "\n[paths]\nrecordings = %s\n", vol);
+	{
+		char *cfg = tu_slurp(t->cfg), *both;
+
+		assert_true(asprintf(&both, "%s%s", cfg, extra) > 0);
+		tu_write(t->cfg, both);
+		free(both);
+		free(cfg);
+	}
+	shipped = library_recording_path(t->lib, "en", "rights");
+	assert_non_null(shipped);
+	snprintf(src, sizeof(src), "%s/phone.wav", t->dir);
+	make_wav(src, 2.0, -12, false, -300);
+	snprintf(args, sizeof(args), "import %s --language en --message rights",
+		 src);
+	/* A strict umask must not lock other operators out. */
+	old_umask = umask(077);
+	assert_int_equal(tu_cli(t, args, &out), 0);
+	umask(old_umask);
+	free(out);
+	snprintf(path, sizeof(path), "%s/en", vol);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02770);
+	snprintf(path, sizeof(path), "%s/en/rights.wav", vol);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	/* The shipped one is untouched; check and render use the new one. */
+	assert_int_equal(access(shipped, F_OK), 0);
+	assert_int_equal(tu_cli(t, "check --json", &out), 0);
+	assert_has(out, path);
+	free(out);
+	free(shipped);
+	tu_free(t);
+}
+
 static void test_import_m4a_through_ffmpeg(void **state)
 {
 	struct tu *t;
@@ -314,6 +363,8 @@ int main(void)
 				      tu_teardown),
 	    cmocka_unit_test_teardown(
 		test_import_over_placeholder_and_new_language, tu_teardown),
+	    cmocka_unit_test_teardown(test_import_into_writable_library,
+				      tu_teardown),
 	    cmocka_unit_test_teardown(test_import_m4a_through_ffmpeg,
 				      tu_teardown),
 	    cmocka_unit_test_teardown(test_check_warnings_strict_and_json,
