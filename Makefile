@@ -16,6 +16,55 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 PKG_CONFIG ?= pkg-config
 
+# --- CROSS: a build for the Pi (1/2: settings; the rules are below) -------
+#   make CROSS=aarch64-linux-gnu             arm64, 64-bit Raspberry Pi OS
+#   make CROSS=arm-linux-gnueabihf           armhf, 32-bit Raspberry Pi OS
+#   make CROSS=aarch64-linux-gnu cross-test  its unit tests under qemu-user
+# $(CROSS)-gcc (Debian's gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf)
+# builds into build/$(CROSS)/ against bookworm's own arm64/armhf -dev
+# packages (libgpiod 1.6), which tests/sysroot.sh fetches and unpacks
+# into CROSS_SYSROOT: nothing is installed, this system's dpkg keeps its
+# one architecture. pkg-config sees only that sysroot; the same folder,
+# with its libc, is where qemu-user finds the libraries for the tests.
+# sysroot.sh fetches no dependencies: CROSS_PKGS names the -dev package
+# of each of PKGS, cmocka and libgpiod, and every library they load. One
+# missing fails the link ("not found") or the run under qemu.
+ifneq ($(CROSS),)
+CROSS_ARCH := $(if $(filter aarch64-linux-gnu,$(CROSS)),arm64,$(if \
+              $(filter arm-linux-gnueabihf,$(CROSS)),armhf))
+$(if $(CROSS_ARCH),,$(error CROSS=$(CROSS): use aarch64-linux-gnu or \
+     arm-linux-gnueabihf))
+CROSS_SYSROOT ?= build/sysroot/bookworm-$(CROSS_ARCH)
+CROSS_ROOT := $(abspath $(CROSS_SYSROOT))
+CROSS_PKGS := libc6 libgcc-s1 libgomp1 \
+	libsndfile1-dev libsndfile1 libflac-dev libflac12 libogg-dev libogg0 \
+	libvorbis-dev libvorbis0a libvorbisenc2 libopus-dev libopus0 \
+	libmpg123-dev libmpg123-0 libmp3lame0 \
+	libasound2-dev libasound2 libasound2-data libinih-dev libinih1 \
+	libebur128-dev libebur128-1 libsoxr-dev libsoxr0 zlib1g-dev zlib1g \
+	libevdev-dev libevdev2 libsystemd-dev libsystemd0 libcap2 \
+	libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libzstd1 \
+	libgpiod-dev libgpiod2 libcmocka-dev libcmocka0
+CROSS_QEMU ?= qemu-$(firstword $(subst -, ,$(CROSS)))-static
+CC := $(CROSS)-gcc --sysroot=$(CROSS_ROOT)
+ifeq ($(origin BUILD),file)
+BUILD := build/$(CROSS)
+endif
+# The sysroot's own lib and include folders are its "system" ones, which
+# gcc --sysroot searches already: no -L (and no rpath) into the sysroot.
+PKG_CONFIG := PKG_CONFIG_SYSROOT_DIR=$(CROSS_ROOT) \
+  PKG_CONFIG_LIBDIR=$(CROSS_ROOT)/usr/lib/$(CROSS)/pkgconfig:$(CROSS_ROOT)/usr/share/pkgconfig \
+  PKG_CONFIG_SYSTEM_LIBRARY_PATH=$(CROSS_ROOT)/usr/lib/$(CROSS):$(CROSS_ROOT)/lib/$(CROSS) \
+  PKG_CONFIG_SYSTEM_INCLUDE_PATH=$(CROSS_ROOT)/usr/include:$(CROSS_ROOT)/usr/include/$(CROSS) \
+  pkg-config
+# Fetched (or found up to date) before anything else is read from it:
+# make remakes this included file first, then starts over.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+include $(CROSS_SYSROOT).mk
+endif
+endif
+# --- end of CROSS (1/2) ---------------------------------------------------
+
 PKGS     := sndfile alsa inih libebur128 soxr zlib libevdev libsystemd
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -129,6 +178,33 @@ gpiod2-tests: gpiod2-sysroot
 	$(GPIOD2_MAKE) all $(GPIOD2_TEST_BINS) \
 		$(GPIOD2_BUILD)/tests/libasound_module_pcm_bhrt.so
 
+# --- CROSS: a build for the Pi (2/2: rules) -------------------------------
+# cross-test runs each test binary through qemu-user (explicitly: no
+# binfmt_misc needed). test_content, test_daemon, test_inputs and
+# test_tools start bullhornd or bullhorn, ARM programs that a test's
+# fork+exec cannot start without binfmt_misc: those count as skipped.
+.PHONY: cross-test
+CROSS_SKIP := $(patsubst %,$(BUILD)/tests/%,\
+              test_content test_daemon test_inputs test_tools)
+ifneq ($(CROSS),)
+$(CROSS_SYSROOT).mk: Makefile tests/sysroot.sh
+	sh tests/sysroot.sh bookworm $(CROSS_ARCH) $(CROSS_SYSROOT) $(CROSS_PKGS)
+	echo '# $(CROSS_SYSROOT) is up to date (tests/sysroot.sh)' >$@
+
+cross-test: all $(filter-out $(CROSS_SKIP),$(TEST_BINS))
+	@set -- $(filter-out $(CROSS_SKIP),$(TEST_BINS)); \
+	for t in $(filter $(CROSS_SKIP),$(TEST_BINS)); do \
+		set -- "$$@" "skip:$$t:starts this build's ARM programs"; \
+	done; \
+	QEMU_LD_PREFIX=$(CROSS_ROOT) BULLHORN_TEST_EXEC=$(CROSS_QEMU) \
+		BUILD=$(BUILD) sh tests/run.sh "$$@"
+else
+cross-test:
+	@echo "make cross-test needs CROSS=aarch64-linux-gnu" \
+		"or CROSS=arm-linux-gnueabihf" >&2; exit 2
+endif
+# --- end of CROSS (2/2) ---------------------------------------------------
+
 run: all
 	mkdir -p $(BUILD)/run
 	$(BUILD)/bullhornd --config config/bullhorn.ini --keys
@@ -230,3 +306,19 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# The real-kernel system test (tests/vm/run.sh): the libgpiod 1.6 and 2.x
+# builds each in a qemu VM (TCG) with Debian's kernel, gpio-sim and
+# snd-aloop. Fetches into build/vm-cache (BULLHORN_VM_CACHE=DIR).
+.PHONY: vmtest
+vmtest: all
+	@set -- $(BUILD); log=$(BUILD)/vmtest-gpiod2.log; \
+	if [ "$(BULLHORN_GPIOD2)" = skip ]; then \
+		set -- "$$@" "skip:$(GPIOD2_BUILD):BULLHORN_GPIOD2=skip"; \
+	elif $(MAKE) --no-print-directory gpiod2-sysroot >$$log 2>&1 && \
+		$(GPIOD2_MAKE) --no-print-directory all >>$$log 2>&1; then \
+		set -- "$$@" $(GPIOD2_BUILD); \
+	else \
+		set -- "$$@" "fail:$(GPIOD2_BUILD):no libgpiod 2.x build (log: $$log)"; \
+	fi; \
+	CC="$(CC)" VM_WARN="$(WARN)" sh tests/vm/run.sh "$$@"
