@@ -22,6 +22,7 @@
 #include "output.h"
 #include "panel.h"
 #include "player.h"
+#include "service.h"
 #include "state.h"
 #include "util.h"
 
@@ -39,6 +40,7 @@ struct daemon {
 	struct control *control;
 	struct buttons *buttons;
 	struct panel *panel;
+	struct service *svc;
 	size_t lib_problems; /* the LED shows a fault */
 	struct state state;
 	int sig_fd;
@@ -88,15 +90,26 @@ static struct config *load_config(const char *path)
 	return cfg;
 }
 
-static struct library *load_library(const struct config *cfg, size_t *nproblems)
+static void library_progress(void *data)
+{
+	service_progress(data);
+}
+
+static struct library *load_library(const struct config *cfg,
+				    struct service *svc, size_t *nproblems)
 {
 	struct process_settings s = config_processing(cfg);
+	struct library_opts o = {.root = cfg->library,
+				 .overlay = cfg->recordings,
+				 .cache_dir = cfg->cache,
+				 .progress = library_progress,
+				 .progress_data = svc};
 	struct strv problems = {0};
 	struct library_stats st;
 	struct library *lib;
 	int64_t t0 = now_ns();
 
-	lib = library_new(cfg->library, cfg->cache, &s, &problems);
+	lib = library_open(&o, &s, &problems);
 	for (size_t i = 0; i < problems.n; i++)
 		log_warn("%s", problems.v[i]);
 	*nproblems = problems.n;
@@ -498,7 +511,21 @@ static int kit_reload(struct daemon *d)
 	return d->panel ? 0 : -ENOMEM;
 }
 
+static int reload_config(struct daemon *d, char *reply, size_t len);
+
+/* RELOADING=1, then READY=1 whether or not the new config was taken:
+ * systemd waits for the second. */
 static int reload(struct daemon *d, char *reply, size_t len)
+{
+	int r;
+
+	service_reloading(d->svc);
+	r = reload_config(d, reply, len);
+	service_ready(d->svc);
+	return r;
+}
+
+static int reload_config(struct daemon *d, char *reply, size_t len)
 {
 	struct config *cfg = load_config(d->opt.config_path);
 	struct output_params np, op;
@@ -514,7 +541,7 @@ static int reload(struct daemon *d, char *reply, size_t len)
 			 d->opt.config_path);
 		return -EINVAL;
 	}
-	lib = load_library(cfg, &nproblems);
+	lib = load_library(cfg, d->svc, &nproblems);
 	if (!lib) {
 		snprintf(reply, len,
 			 "error: library %s cannot be read; still running on "
@@ -662,6 +689,21 @@ static bool faulty(const struct daemon *d)
 	       buttons_faults(d->buttons) > 0 || panel_faults(d->panel) > 0;
 }
 
+/* The line `systemctl status bullhorn` shows; sent only when it
+ * changes. */
+static void report_status(struct daemon *d)
+{
+	const struct clip *c = player_current(d->player);
+	size_t faults = buttons_faults(d->buttons) + panel_faults(d->panel);
+
+	service_status(
+	    d->svc, "%s%s%s%s; language %s, volume %u%s%s",
+	    c ? "playing " : "ready", c ? c->message : "", c ? "/" : "",
+	    c ? c->language : "", d->state.language, d->state.volume,
+	    player_device_ok(d->player) ? "" : "; NO SOUND DEVICE",
+	    faults ? "; a configured line is missing (see log)" : "");
+}
+
 static int setup_signals(void)
 {
 	sigset_t set;
@@ -752,6 +794,11 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 		return NULL;
 	d->opt = *opt;
 	d->sig_fd = -1;
+	d->svc = service_new();
+	if (!d->svc) {
+		free(d);
+		return NULL;
+	}
 	snd_lib_error_set_handler(alsa_error);
 	d->cfg = load_config(opt->config_path);
 	if (!d->cfg)
@@ -762,7 +809,7 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 			strerror(-d->sig_fd));
 		goto fail;
 	}
-	d->lib = load_library(d->cfg, &d->lib_problems);
+	d->lib = load_library(d->cfg, d->svc, &d->lib_problems);
 	if (!d->lib)
 		goto fail;
 	d->beep = make_beep(d->cfg);
@@ -811,6 +858,7 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 		keys_start(d);
 	log_info("ready: language %s, volume %u, socket %s", d->state.language,
 		 d->state.volume, d->cfg->socket);
+	service_ready(d->svc);
 	return d;
 fail:
 	daemon_free(d);
@@ -833,6 +881,7 @@ void daemon_free(struct daemon *d)
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 	config_free(d->cfg);
+	service_free(d->svc);
 	free(d);
 }
 
@@ -849,6 +898,7 @@ static void on_signal(struct daemon *d)
 			log_info("%s: fading out and exiting",
 				 si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 			d->quit = true;
+			service_stopping(d->svc);
 			d->quit_deadline = now_ns() + QUIT_GRACE_MS * 1000000LL;
 			player_stop(d->player);
 		}
@@ -860,7 +910,8 @@ int daemon_run(struct daemon *d)
 	struct pollfd fds[MAX_POLLFDS];
 
 	for (;;) {
-		int n = 0, n_ctl, n_play, n_keys = 0, n_btn, n_pan, timeout, r;
+		int n = 0, n_ctl, n_play, n_keys = 0, n_btn, n_pan, n_svc;
+		int timeout, r;
 
 		if (d->quit &&
 		    (player_is_idle(d->player) || now_ns() >= d->quit_deadline))
@@ -880,6 +931,9 @@ int daemon_run(struct daemon *d)
 		n += n_btn;
 		n_pan = panel_pollfds(d->panel, fds + n, 1);
 		n += n_pan;
+		n_svc = service_pollfds(d->svc, fds + n, 1);
+		n += n_svc;
+		report_status(d);
 		if (d->keys_on) {
 			fds[n++] = (struct pollfd){.fd = d->opt.keys_fd,
 						   .events = POLLIN};
@@ -909,6 +963,8 @@ int daemon_run(struct daemon *d)
 		buttons_dispatch(d->buttons, fds + 1 + n_ctl + n_play, n_btn);
 		panel_dispatch(d->panel, fds + 1 + n_ctl + n_play + n_btn,
 			       n_pan);
+		service_dispatch(
+		    d->svc, fds + 1 + n_ctl + n_play + n_btn + n_pan, n_svc);
 		control_dispatch(d->control, fds + 1, n_ctl);
 		if (n_keys && (fds[n - 1].revents & (POLLIN | POLLHUP)))
 			keys_read(d);

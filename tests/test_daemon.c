@@ -771,19 +771,6 @@ static void test_cli_usage_and_exit_codes(void **state)
 	tu_free(t);
 }
 
-static long ctx_switches(pid_t pid)
-{
-	char path[64], *s, *p;
-	long total = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	s = tu_slurp(path);
-	for (p = s; (p = strstr(p, "ctxt_switches:")); p++)
-		total += atol(p + strlen("ctxt_switches:"));
-	free(s);
-	return total;
-}
-
 static void test_idle_means_idle(void **state)
 {
 	struct tu *t = started(NULL);
@@ -795,9 +782,9 @@ static void test_idle_means_idle(void **state)
 	assert_int_equal(tu_wait_idle(t, 1, 5000), 0);
 	tu_sleep_ms(200);
 	stat(t->events, &st1);
-	before = ctx_switches(t->pid);
+	before = tu_ctx_switches(t->pid);
 	tu_sleep_ms(1500);
-	after = ctx_switches(t->pid);
+	after = tu_ctx_switches(t->pid);
 	stat(t->events, &st2);
 	print_message("idle: %ld wake-ups in 1.5 s\n", after - before);
 	assert_int_equal(after - before, 0);

@@ -548,6 +548,21 @@ static inline float *tu_render(struct tu *t, const char *message,
 	return s;
 }
 
+/* Voluntary and involuntary context switches of pid so far: a daemon
+ * that sleeps in poll() without a timeout adds none. */
+static inline long tu_ctx_switches(pid_t pid)
+{
+	char path[64], *s, *p;
+	long total = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	s = tu_slurp(path);
+	for (p = s; (p = strstr(p, "ctxt_switches:")); p++)
+		total += atol(p + strlen("ctxt_switches:"));
+	free(s);
+	return total;
+}
+
 /* Where ref stands whole in cap (every sample within tol), searching
  * from frame from; -1 if nowhere. */
 static inline long tu_find_clip(const float *cap, size_t cap_n, size_t from,
