@@ -16,12 +16,14 @@
 #include "action.h"
 #include "buttontest.h"
 #include "check.h"
+#include "devices.h"
 #include "importer.h"
 #include "recorder.h"
 #include "config.h"
 #include "control.h"
 #include "library.h"
 #include "process.h"
+#include "testsignal.h"
 #include "util.h"
 
 #ifndef BULLHORN_DEFAULT_CONFIG
@@ -64,6 +66,12 @@ static void usage(FILE *f)
 	    "                                plays, at full volume (32-bit\n"
 	    "                                float WAV; LANGUAGE _shared for\n"
 	    "                                the chime)\n"
+	    "  devices                       list sound devices by stable\n"
+	    "                                name, for [audio] device\n"
+	    "  test-speaker [--level DBFS] [--seconds N] [--pink]\n"
+	    "                                play a 1 kHz tone (or pink\n"
+	    "                                noise) through the daemon for\n"
+	    "                                a wiring and level check\n"
 	    "  test-buttons [--seconds N]    show every press, release and\n"
 	    "                                hold with its action, without\n"
 	    "                                playing (bullhornd stopped)\n"
@@ -459,6 +467,40 @@ static int join_args(int argc, char **argv, char *buf, size_t len)
 	return 0;
 }
 
+/* Defaults: a 1 kHz tone 12 dB under full scale for 3 s: loud enough to
+ * find a bad connection, not so loud it startles a street. */
+static int cmd_test_speaker(const char *config_path, int argc, char **argv)
+{
+	double level = -12, secs = 3;
+	const char *kind = "tone";
+	char line[128];
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--pink") == 0) {
+			kind = "pink";
+		} else if (i + 1 < argc && strcmp(argv[i], "--level") == 0 &&
+			   parse_double(argv[i + 1], TESTSIGNAL_MIN_DBFS,
+					TESTSIGNAL_MAX_DBFS, &level) == 0) {
+			i++;
+		} else if (i + 1 < argc && strcmp(argv[i], "--seconds") == 0 &&
+			   parse_double(argv[i + 1], 0.1, TESTSIGNAL_MAX_S,
+					&secs) == 0) {
+			i++;
+		} else {
+			fprintf(stderr,
+				"bullhorn: usage: test-speaker [--level DBFS "
+				"(%.0f to %.0f)] [--seconds N (0.1 to %.0f)] "
+				"[--pink]\n",
+				TESTSIGNAL_MIN_DBFS, TESTSIGNAL_MAX_DBFS,
+				TESTSIGNAL_MAX_S);
+			return EXIT_USAGE;
+		}
+	}
+	snprintf(line, sizeof(line), "test-speaker %s %.2f %.2f", kind, level,
+		 secs);
+	return send_line(config_path, line);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -514,6 +556,12 @@ int main(int argc, char **argv)
 		}
 		return buttontest_run(config_path, secs, stdout);
 	}
+	if (strcmp(cmd, "devices") == 0 && argc == 1) {
+		devices_list(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "test-speaker") == 0)
+		return cmd_test_speaker(config_path, argc, argv);
 	if (strcmp(cmd, "check") == 0) {
 		bool json = false, strict = false;
 

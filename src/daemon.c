@@ -24,6 +24,7 @@
 #include "player.h"
 #include "service.h"
 #include "state.h"
+#include "testsignal.h"
 #include "util.h"
 
 #define MAX_POLLFDS   (4 + CONTROL_MAX_CLIENTS + 16 + 40 + 1)
@@ -192,8 +193,8 @@ static void on_player_event(void *data, enum player_event ev, int err,
 	case PLAYER_DEVICE_FAILED:
 		log_err(
 		    "sound device '%s' cannot be opened (%s); is it plugged "
-		    "in, and is [audio] device in %s right? Retrying in "
-		    "the background",
+		    "in, and is [audio] device in %s right (bullhorn "
+		    "devices lists them)? Retrying in the background",
 		    dev, strerror(-err), d->cfg->path);
 		break;
 	case PLAYER_DEVICE_LOST:
@@ -433,6 +434,58 @@ static void run_volume(struct daemon *d, const struct action *a, char *reply,
 		     : "");
 }
 
+/* "test-speaker tone|pink LEVEL_DBFS SECONDS": a wiring and level
+ * check through the kit's own device, volume and amplifier. */
+static void run_test_speaker(struct daemon *d, const char *args, char *reply,
+			     size_t len)
+{
+	struct process_settings s = config_processing(d->cfg);
+	char kind_w[16], level_w[32], secs_w[32], extra, err[160];
+	enum testsignal_kind kind;
+	double level, secs, gain_db;
+	struct player_entry e;
+	struct clip *c;
+	int r;
+
+	if (sscanf(args, "%15s %31s %31s %c", kind_w, level_w, secs_w,
+		   &extra) != 3 ||
+	    testsignal_parse_kind(kind_w, &kind) < 0 ||
+	    parse_double(level_w, TESTSIGNAL_MIN_DBFS, TESTSIGNAL_MAX_DBFS,
+			 &level) < 0 ||
+	    parse_double(secs_w, 0.1, TESTSIGNAL_MAX_S, &secs) < 0) {
+		snprintf(reply, len,
+			 "error: test-speaker takes tone|pink, a level of %.0f "
+			 "to %.0f dBFS and 0.1 to %.0f seconds",
+			 TESTSIGNAL_MIN_DBFS, TESTSIGNAL_MAX_DBFS,
+			 TESTSIGNAL_MAX_S);
+		return;
+	}
+	r = testsignal_make(kind, level, secs, &s, &c, err, sizeof(err));
+	if (r < 0) {
+		snprintf(reply, len, "error: %s", err);
+		return;
+	}
+	e = (struct player_entry){c, amp_lead(d)};
+	r = player_start(d->player, &e, 1, false);
+	clip_unref(c);
+	if (r < 0) {
+		snprintf(reply, len, "error: cannot start playback (%s)",
+			 strerror(-r));
+		return;
+	}
+	/* The volume's cubic curve applies, as to announcements. */
+	gain_db =
+	    d->state.volume ? 60.0 * log10(d->state.volume / 100.0) : -HUGE_VAL;
+	log_info("test-speaker: %s at %.1f dBFS for %.1f s", kind_w, level,
+		 secs);
+	snprintf(reply, len,
+		 "ok test-speaker %s %.1f dBFS for %.1f s; at volume %u the "
+		 "output peaks at %.1f dBFS%s",
+		 kind_w, level, secs, d->state.volume,
+		 (level < s.ceiling_dbtp ? level : s.ceiling_dbtp) + gain_db,
+		 player_device_ok(d->player) ? "" : " (no sound device yet)");
+}
+
 static void run_status(struct daemon *d, char *reply, size_t len)
 {
 	const struct clip *c = player_current(d->player);
@@ -606,6 +659,11 @@ void daemon_request(void *data, const char *line, char *reply, size_t reply_len)
 	}
 	if (strcmp(line, "ping") == 0) {
 		snprintf(reply, reply_len, "ok pong");
+		return;
+	}
+	if (strncmp(line, "test-speaker", 12) == 0 &&
+	    (line[12] == ' ' || line[12] == '\0')) {
+		run_test_speaker(d, line + 12, reply, reply_len);
 		return;
 	}
 	if (strcmp(line, "beep") == 0) {

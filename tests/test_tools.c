@@ -184,6 +184,83 @@ static void test_import_into_writable_library(void **state)
 	tu_free(t);
 }
 
+static void test_devices_lists_stable_names(void **state)
+{
+	struct tu *t = tu_new(NULL);
+	char *out;
+
+	(void)state;
+	/* No cards here; the tests' ALSA configuration names a speaker. */
+	assert_int_equal(tu_cli(t, "devices", &out), 0);
+	assert_has(out, "none found");
+	assert_has(out, "speaker");
+	assert_has(out, "bullhorn test speaker");
+	free(out);
+	tu_free(t);
+}
+
+/* Peak in dBFS and zero crossings per second of cap[from, to). */
+static void measure(const float *cap, size_t from, size_t to, double *peak_db,
+		    double *crossings)
+{
+	float peak = 0;
+	size_t z = 0;
+
+	for (size_t i = from; i < to; i++) {
+		peak = fabsf(cap[i]) > peak ? fabsf(cap[i]) : peak;
+		z += i > from && (cap[i - 1] < 0) != (cap[i] < 0);
+	}
+	*peak_db = 20 * log10(peak);
+	*crossings = (double)z * TU_RATE / (double)(to - from);
+}
+
+static void test_test_speaker_plays_a_calibrated_tone(void **state)
+{
+	struct tu *t = tu_new(NULL);
+	double peak, cross;
+	size_t n, first = 0;
+	float *cap;
+	char *out;
+
+	(void)state;
+	assert_int_equal(tu_start(t), 0);
+	assert_int_equal(
+	    tu_cli(t, "test-speaker --level -12 --seconds 1", &out), 0);
+	assert_has(out, "ok test-speaker tone -12.0 dBFS for 1.0 s");
+	assert_has(out, "at volume 100 the output peaks at -12.0 dBFS");
+	free(out);
+	assert_int_equal(tu_wait_idle(t, 1, 5000), 0);
+	cap = tu_capture(t, &n);
+	while (first < n && cap[first] == 0.0f)
+		first++;
+	/* One second of it; its middle (past the fades) at the level
+	 * asked for, at 1 kHz (2000 zero crossings a second). */
+	assert_true(n - first >= TU_RATE - TU_RATE / 100);
+	measure(cap, first + TU_RATE / 4, first + TU_RATE * 3 / 4, &peak,
+		&cross);
+	print_message("tone: peak %.2f dBFS, %.0f crossings/s\n", peak, cross);
+	assert_true(fabs(peak + 12) < 0.1);
+	assert_true(fabs(cross - 2000) < 10);
+	free(cap);
+	/* Pink noise asked louder than the ceiling: the limiter holds it. */
+	assert_int_equal(
+	    tu_cli(t, "test-speaker --pink --level 0 --seconds 1", &out), 0);
+	free(out);
+	assert_int_equal(tu_wait_idle(t, 2, 5000), 0);
+	cap = tu_capture(t, &n);
+	measure(cap, 0, n, &peak, &cross);
+	print_message("pink: peak %.2f dBFS\n", peak);
+	assert_true(peak <= -1.0 + 0.05);
+	assert_true(peak > -3.0);
+	free(cap);
+	/* Out of range: usage, nothing sent. */
+	assert_int_equal(tu_cli(t, "test-speaker --level 3", &out), 2);
+	assert_has(out, "usage: test-speaker");
+	free(out);
+	assert_int_equal(tu_stop(t), 0);
+	tu_free(t);
+}
+
 static void test_import_m4a_through_ffmpeg(void **state)
 {
 	struct tu *t;
@@ -364,6 +441,10 @@ int main(void)
 	    cmocka_unit_test_teardown(
 		test_import_over_placeholder_and_new_language, tu_teardown),
 	    cmocka_unit_test_teardown(test_import_into_writable_library,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_devices_lists_stable_names,
+				      tu_teardown),
+	    cmocka_unit_test_teardown(test_test_speaker_plays_a_calibrated_tone,
 				      tu_teardown),
 	    cmocka_unit_test_teardown(test_import_m4a_through_ffmpeg,
 				      tu_teardown),
