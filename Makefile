@@ -158,7 +158,7 @@ test: all $(TEST_BINS) $(ALSA_PLUGIN)
 		why="fail:no libgpiod 2.x build: $$first (log: $$log)"; \
 		why="$$why; BULLHORN_GPIOD2=skip skips these tests"; \
 	fi; \
-	set -- $(TEST_BINS) tests/systemd.sh tests/install.sh; \
+	set -- $(TEST_BINS) tests/systemd.sh tests/install.sh tests/readonly.sh; \
 	for t in $(GPIOD2_TEST_BINS); do \
 		set -- "$$@" "$${why:+$${why%%:*}:}$$t$${why:+:$${why#*:}}"; \
 	done; \
