@@ -287,6 +287,16 @@ static int import_and_report(const struct config *cfg, const char *source,
 	       res.converted ? " (converted with ffmpeg)" : "");
 	if (res.backup[0])
 		printf("the recording it replaces is kept as %s\n", res.backup);
+	/* New to the writable library is not new to the kit when the
+	 * shipped library has it. */
+	if (res.new_language && cfg->recordings) {
+		char dir[4096];
+
+		res.new_language =
+		    path_join(dir, sizeof(dir), cfg->library, o->language) <
+			0 ||
+		    access(dir, F_OK) < 0;
+	}
 	if (res.new_language)
 		printf("new language '%s': add it to [playback] languages, and "
 		       "record its name as message _language\n",

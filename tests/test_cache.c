@@ -497,8 +497,9 @@ static void test_store_makes_folder(void **state)
 	assert_non_null(d);
 	while ((e = readdir(d)))
 		if (e->d_name[0] != '.')
-			strncat(names, e->d_name,
-				sizeof(names) - strlen(names) - 1);
+			snprintf(names + strlen(names),
+				 sizeof(names) - strlen(names), "%s",
+				 e->d_name);
 	closedir(d);
 	assert_string_equal(names, "0000000000000005.clip");
 
