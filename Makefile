@@ -96,7 +96,7 @@ endif
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -D_GNU_SOURCE \
               -DBULLHORN_VERSION='"$(VERSION)"' $(GPIOD_CFLAGS) $(PKG_CFLAGS) \
               -Isrc
-LIBS     := $(GPIOD_LIBS) $(PKG_LIBS) -lm
+LIBS     := $(GPIOD_LIBS) $(PKG_LIBS) -lm -pthread
 
 PROGS    := bullhornd bullhorn
 LIB_SRCS := $(filter-out src/bullhornd.c src/bullhorn.c,$(wildcard src/*.c))

@@ -17,6 +17,7 @@
 #include "buttons.h"
 #include "config.h"
 #include "control.h"
+#include "libload.h"
 #include "library.h"
 #include "log.h"
 #include "output.h"
@@ -96,8 +97,41 @@ static void library_progress(void *data)
 	service_progress(data);
 }
 
+/* While a sound plays, the scan runs on a thread and this loop keeps
+ * only the player (and the watchdog) going until it is done: requests
+ * and buttons wait, as they do for a scan at idle, but the sound does not
+ * run dry. NULL when the scan could not run (problems says why). */
+static struct library *open_while_playing(struct player *p,
+					  struct service *svc,
+					  struct library_opts *o,
+					  const struct process_settings *s,
+					  struct strv *problems)
+{
+	struct pollfd fds[17];
+	struct libload *j;
+
+	o->progress = NULL;
+	j = libload_start(o, s);
+	if (!j)
+		return library_open(o, s, problems);
+	for (;;) {
+		int n = player_pollfds(p, fds + 1, 16);
+
+		fds[0] = (struct pollfd){.fd = libload_fd(j), .events = POLLIN};
+		if (poll(fds, (nfds_t)n + 1, 1000) < 0 && errno != EINTR)
+			break;
+		player_dispatch(p, fds + 1, n);
+		service_progress(svc);
+		if (fds[0].revents & POLLIN)
+			break;
+	}
+	return libload_finish(j, problems);
+}
+
 static struct library *load_library(const struct config *cfg,
-				    struct service *svc, size_t *nproblems)
+				    struct service *svc,
+				    struct player *playing,
+				    size_t *nproblems)
 {
 	struct process_settings s = config_processing(cfg);
 	struct library_opts o = {.root = cfg->library,
@@ -110,7 +144,9 @@ static struct library *load_library(const struct config *cfg,
 	struct library *lib;
 	int64_t t0 = now_ns();
 
-	lib = library_open(&o, &s, &problems);
+	lib = playing && player_is_playing(playing)
+		  ? open_while_playing(playing, svc, &o, &s, &problems)
+		  : library_open(&o, &s, &problems);
 	for (size_t i = 0; i < problems.n; i++)
 		log_warn("%s", problems.v[i]);
 	*nproblems = problems.n;
@@ -208,6 +244,14 @@ static void on_player_event(void *data, enum player_event ev, int err,
 		break;
 	case PLAYER_SUSPENDED:
 		log_warn("sound device '%s' was suspended; resuming", dev);
+		break;
+	case PLAYER_STALLED:
+		log_warn("sound device '%s' stalled: it has taken no audio for "
+			 "%d s; waiting for it",
+			 dev, PLAYER_STALL_MS / 1000);
+		break;
+	case PLAYER_UNSTALLED:
+		log_info("sound device '%s' takes audio again", dev);
 		break;
 	case PLAYER_CLIP_STARTED:
 		log_info("playing %s (%s)", c->message, c->language);
@@ -594,7 +638,7 @@ static int reload_config(struct daemon *d, char *reply, size_t len)
 			 d->opt.config_path);
 		return -EINVAL;
 	}
-	lib = load_library(cfg, d->svc, &nproblems);
+	lib = load_library(cfg, d->svc, d->player, &nproblems);
 	if (!lib) {
 		snprintf(reply, len,
 			 "error: library %s cannot be read; still running on "
@@ -867,7 +911,7 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 			strerror(-d->sig_fd));
 		goto fail;
 	}
-	d->lib = load_library(d->cfg, d->svc, &d->lib_problems);
+	d->lib = load_library(d->cfg, d->svc, NULL, &d->lib_problems);
 	if (!d->lib)
 		goto fail;
 	d->beep = make_beep(d->cfg);
@@ -943,15 +987,18 @@ void daemon_free(struct daemon *d)
 	free(d);
 }
 
+/* At most one reload per loop turn: reloading inside the read loop let
+ * SIGHUPs that keep coming (each arriving during the previous reload)
+ * hold the loop there while the player starved. */
 static void on_signal(struct daemon *d)
 {
 	struct signalfd_siginfo si;
 	char reply[512];
+	bool hup = false;
 
 	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			log_info("SIGHUP: reloading");
-			reload(d, reply, sizeof(reply));
+			hup = true;
 		} else if (!d->quit) {
 			log_info("%s: fading out and exiting",
 				 si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -960,6 +1007,10 @@ static void on_signal(struct daemon *d)
 			d->quit_deadline = now_ns() + QUIT_GRACE_MS * 1000000LL;
 			player_stop(d->player);
 		}
+	}
+	if (hup) {
+		log_info("SIGHUP: reloading");
+		reload(d, reply, sizeof(reply));
 	}
 }
 

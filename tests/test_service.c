@@ -204,6 +204,51 @@ static void test_nothing_written_while_playing(void **state)
 	tu_free(t);
 }
 
+static void test_reload_with_new_recordings_keeps_playing(void **state)
+{
+	/* 100 ms of buffer: room for a loaded machine's scheduling, far
+	 * less than the seconds the new recordings take to process. */
+	struct tu_opts o = {.buffer_ms = 100};
+	struct tu *t = tu_new(&o);
+	size_t cap_n, ref_n = 0;
+	char reply[512];
+	float *cap, *ref;
+
+	(void)state;
+	assert_int_equal(tu_start(t), 0);
+	assert_int_equal(tu_request(t, "play door", reply, sizeof(reply)), 0);
+	/* Volunteers drop in six new recordings; a reload mid-message. */
+	for (int i = 0; i < 6; i++) {
+		char path[512];
+		size_t n;
+		float *x = tu_speechlike(5.0, 44100, 0.3, i + 3, &n);
+
+		snprintf(path, sizeof(path), "%s/es/new%d.wav", t->lib, i);
+		tu_write_audio(path, x, n, 44100, 1,
+			       SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+		free(x);
+	}
+	tu_sleep_ms(100);
+	assert_int_equal(tu_request(t, "reload", reply, sizeof(reply)), 0);
+	assert_string_equal(reply, "ok reloaded");
+	assert_int_equal(tu_count(t->log, "6 processed"), 1);
+	assert_int_equal(tu_wait_idle(t, 1, 10000), 0);
+	/* The message played on, whole and unbroken, through the scan. */
+	assert_int_equal(tu_count(t->log, "ran dry"), 0);
+	cap = tu_capture(t, &cap_n);
+	ref = tu_render(t, "door", "en", &ref_n);
+	assert_non_null(ref);
+	assert_true(tu_find_clip(cap, cap_n, 0, ref, ref_n, 1.5f / 32767) ==
+		    0);
+	free(cap);
+	free(ref);
+	assert_int_equal(tu_request(t, "play new5 es", reply, sizeof(reply)),
+			 0);
+	assert_string_equal(reply, "ok playing new5 es");
+	assert_int_equal(tu_stop(t), 0);
+	tu_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +257,8 @@ int main(void)
 				      tu_teardown),
 	    cmocka_unit_test_teardown(test_nothing_written_while_playing,
 				      tu_teardown),
+	    cmocka_unit_test_teardown(
+		test_reload_with_new_recordings_keeps_playing, tu_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
