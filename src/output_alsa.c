@@ -341,6 +341,12 @@ static int alsa_recover(void *ctx, int err)
 
 	if (err == -ESTRPIPE) {
 		r = snd_pcm_resume(o->pcm);
+		/* External plugins (ioplug: bluealsa, the tests' bhrt) say 0
+		 * whether or not they resumed: still SUSPENDED means not yet.
+		 * Taking 0 at its word had the caller poll an errored PCM in
+		 * a busy loop, logging each turn. */
+		if (r == 0 && snd_pcm_state(o->pcm) == SND_PCM_STATE_SUSPENDED)
+			r = -EAGAIN;
 		if (r == -EAGAIN)
 			return -EAGAIN;
 		/* Resumed: the stream runs again with its buffer intact, and

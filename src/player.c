@@ -22,7 +22,13 @@ enum play_state {
 	PS_DRAINING, /* everything written; timer stops the output */
 };
 
-enum timer_use { TIMER_NONE, TIMER_DRAIN, TIMER_REOPEN, TIMER_RESUME };
+enum timer_use {
+	TIMER_NONE,
+	TIMER_DRAIN,
+	TIMER_REOPEN,
+	TIMER_RESUME,
+	TIMER_STALL,
+};
 
 struct item {
 	struct clip *clip; /* NULL = silence_frames of silence */
@@ -78,9 +84,12 @@ struct player {
 
 	float pend[CHUNK_FRAMES]; /* generated, not yet accepted by output */
 	size_t pend_n, pend_off;
-	size_t written;	 /* frames handed to the output since it opened */
-	size_t pad_left; /* silence still to write before the drain */
-	size_t pend_pad; /* trailing frames of pend that are that silence */
+	size_t written;	   /* frames handed to the output since it opened */
+	size_t pad_left;   /* silence still to write before the drain */
+	size_t pend_pad;   /* trailing frames of pend that are that silence */
+	size_t taken;	   /* frames the output ever took: the stall check */
+	size_t stall_mark; /* taken when the stall timer was armed */
+	bool stalled;	   /* PLAYER_STALLED told, PLAYER_UNSTALLED not */
 
 	int timer_fd;
 	enum timer_use timer_use;
@@ -248,6 +257,7 @@ static void device_lost(struct player *p, int err)
 {
 	p->ops->close(p->out);
 	p->open = false;
+	p->stalled = false;
 	p->pend_n = p->pend_off = p->pend_pad = p->pad_left = 0;
 	emit(p, PLAYER_DEVICE_LOST, err, NULL, NULL);
 	/* What was queued is gone with the device. A fade-out has nothing
@@ -466,6 +476,19 @@ static void announce(struct player *p)
 	clip_unref(c);
 }
 
+/* A device whose clock stopped wakes nobody: while a sound plays, a
+ * timer looks every PLAYER_STALL_MS whether the output took anything
+ * since the last look. The timer is free then: drain, reopen and resume
+ * use it only when nothing is being fed. */
+static void stall_watch(struct player *p)
+{
+	if (!p->open || p->timer_use != TIMER_NONE ||
+	    (p->state != PS_PLAYING && p->state != PS_FADING))
+		return;
+	p->stall_mark = p->taken;
+	timer_arm(p, TIMER_STALL, PLAYER_STALL_MS);
+}
+
 /* Writes as much as the output takes, but at most one buffer per call:
  * a device that consumes as fast as it is fed (ALSA's null, a stalled
  * clock) must not keep the loop from serving everything else. */
@@ -502,6 +525,11 @@ static void fill(struct player *p)
 		p->pend_off += (size_t)w;
 		p->pend_n -= (size_t)w;
 		p->written += (size_t)w;
+		p->taken += (size_t)w;
+		if (w > 0 && p->stalled) {
+			p->stalled = false;
+			emit(p, PLAYER_UNSTALLED, 0, NULL, NULL);
+		}
 		budget -= (size_t)w;
 		if (p->pend_pad > p->pend_n)
 			p->pend_pad = p->pend_n;
@@ -511,6 +539,7 @@ static void fill(struct player *p)
 	if (p->state == PS_DRAINING && p->timer_use != TIMER_DRAIN)
 		begin_drain(p);
 out:
+	stall_watch(p);
 	announce(p);
 }
 
@@ -731,6 +760,14 @@ static void on_timer(struct player *p)
 			device_lost(p, r);
 		else
 			fill(p);
+		break;
+	case TIMER_STALL:
+		if (p->open && p->taken == p->stall_mark && !p->stalled &&
+		    (p->state == PS_PLAYING || p->state == PS_FADING)) {
+			p->stalled = true;
+			emit(p, PLAYER_STALLED, 0, NULL, NULL);
+		}
+		stall_watch(p);
 		break;
 	case TIMER_NONE:
 		break;

@@ -16,6 +16,7 @@
 #define PLAYER_MAX_ITEMS      128
 #define PLAYER_FADE_OUT_MS    10.0 /* preemption and stop */
 #define PLAYER_RESUME_FADE_MS 5.0
+#define PLAYER_STALL_MS	      1000 /* taking nothing this long: stalled */
 
 struct player_config {
 	unsigned rate;
@@ -29,6 +30,9 @@ enum player_event {
 	PLAYER_DEVICE_LOST,   /* err */
 	PLAYER_XRUN,
 	PLAYER_SUSPENDED,
+	PLAYER_STALLED,	     /* the device took nothing for PLAYER_STALL_MS
+				while a sound played (its clock stopped) */
+	PLAYER_UNSTALLED,    /* it takes audio again */
 	PLAYER_CLIP_STARTED, /* clip */
 	PLAYER_FINISHED,     /* the sequence ended by itself */
 	PLAYER_LOOP_LIMIT,   /* the loop hit loop_limit_s */

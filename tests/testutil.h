@@ -549,6 +549,26 @@ static inline float *tu_render(struct tu *t, const char *message,
 	return s;
 }
 
+/* A /proc file whole (tu_slurp cannot: they have size 0); "" when it
+ * cannot be read. Caller frees. */
+static inline char *tu_slurp_proc(const char *path)
+{
+	size_t len = 0, cap = 8192;
+	char *s = calloc(1, cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (!s)
+		abort();
+	while (fd >= 0 && len < cap - 1 &&
+	       (n = read(fd, s + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	s[len] = '\0';
+	if (fd >= 0)
+		close(fd);
+	return s;
+}
+
 /* Voluntary and involuntary context switches of pid so far: a daemon
  * that sleeps in poll() without a timeout adds none. */
 static inline long tu_ctx_switches(pid_t pid)
@@ -557,7 +577,7 @@ static inline long tu_ctx_switches(pid_t pid)
 	long total = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	s = tu_slurp(path);
+	s = tu_slurp_proc(path);
 	for (p = s; (p = strstr(p, "ctxt_switches:")); p++)
 		total += atol(p + strlen("ctxt_switches:"));
 	free(s);
@@ -593,6 +613,112 @@ static inline float tu_max_step(const float *s, size_t n)
 	return m;
 }
 
+/* Starts bullhornd and returns at once, without waiting for it to answer
+ * (tests that kill it mid-start); its log is appended to t->log. Returns
+ * its pid (also in t->pid). */
+static inline pid_t tu_spawn_daemon(struct tu *t)
+{
+	char daemon[256];
+
+	snprintf(daemon, sizeof(daemon), "%s/bullhornd", tu_build());
+	t->pid = fork();
+	if (t->pid == 0) {
+		int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("ALSA_CONFIG_PATH", t->asound, 1);
+		execl(daemon, daemon, "--config", t->cfg, "--verbose", NULL);
+		_exit(127);
+	}
+	return t->pid;
+}
+
+/* Waits for a spawned bullhornd to answer ping (polling every 2 ms):
+ * 0, its exit status (positive) if it exited first, or -ETIMEDOUT. */
+static inline int tu_wait_ready(struct tu *t, int timeout_ms)
+{
+	char reply[64];
+	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	while (now_ns() < end) {
+		int status;
+
+		if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
+			t->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+		}
+		if (control_request(t->sock, "ping", reply, sizeof(reply),
+				    1000) == 0)
+			return 0;
+		tu_sleep_ms(2);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Starts `bullhorn --config <t's config> args...` (args ends with NULL)
+ * and returns at once; what it prints goes to out_path. */
+static inline pid_t tu_spawn_cli(struct tu *t, const char *out_path,
+				 const char *const *args)
+{
+	char prog[256];
+	const char *argv[16];
+	size_t n = 0;
+	pid_t pid;
+
+	snprintf(prog, sizeof(prog), "%s/bullhorn", tu_build());
+	argv[n++] = prog;
+	argv[n++] = "--config";
+	argv[n++] = t->cfg;
+	for (size_t i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("ALSA_CONFIG_PATH", t->asound, 1);
+		execv(prog, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* SIGKILLs pid and reaps it. True when it had already exited by itself
+ * (then *status holds how). */
+static inline bool tu_kill9(pid_t pid, int *status)
+{
+	int st = 0;
+	bool exited = waitpid(pid, &st, WNOHANG) == pid;
+
+	if (!exited) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	if (status)
+		*status = st;
+	return exited;
+}
+
+/* CRC-32 and size of a whole file; -errno when it cannot be read. */
+static inline int tu_file_crc(const char *path, uint32_t *crc, size_t *size)
+{
+	char *data;
+	size_t len;
+	int r = read_file(path, &data, &len, 256u << 20);
+
+	if (r < 0)
+		return r;
+	*crc = crc32_update(0, data, len);
+	*size = len;
+	free(data);
+	return 0;
+}
+
 /* The events file's value for the first line starting with word. */
 static inline long long tu_event_ns(struct tu *t, const char *word, int nth)
 {
@@ -612,6 +738,90 @@ static inline long long tu_event_ns(struct tu *t, const char *word, int nth)
 	}
 	free(s);
 	return v;
+}
+
+/* Fault injection through the speaker's control file (tests/alsa/
+ * README.md, "Commands"). tu_fault_enable adds the file to t's ALSA
+ * config (call it before tu_start); tu_fault appends one command line,
+ * which the speaker carries out at its next pointer read. */
+static inline void tu_fault_path(const struct tu *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/control", t->dir);
+}
+
+static inline void tu_fault_enable(struct tu *t)
+{
+	char path[256], line[320];
+	int fd = open(t->asound, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+	tu_fault_path(t, path, sizeof(path));
+	/* ALSA merges this key into the speaker defined above it. */
+	snprintf(line, sizeof(line), "pcm.speaker.control \"%s\"\n", path);
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		abort();
+	close(fd);
+}
+
+static inline void tu_fault(struct tu *t, const char *command)
+{
+	char path[256], line[160];
+	int fd, n;
+
+	tu_fault_path(t, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	n = snprintf(line, sizeof(line), "%s\n", command);
+	/* One write: the speaker never reads half a command. */
+	if (fd < 0 || n <= 0 || write(fd, line, (size_t)n) != n)
+		abort();
+	close(fd);
+}
+
+/* Lines of the events file that start with word and a space. */
+static inline int tu_event_count(struct tu *t, const char *word)
+{
+	int n = 0;
+
+	while (tu_event_ns(t, word, n) >= 0)
+		n++;
+	return n;
+}
+
+/* Waits for the nth event line starting with word; its time, or -1. */
+static inline long long tu_wait_event(struct tu *t, const char *word, int nth,
+				      int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 5) {
+		long long ns = tu_event_ns(t, word, nth);
+
+		if (ns >= 0)
+			return ns;
+		tu_sleep_ms(5);
+	}
+	return -1;
+}
+
+/* CPU time pid has used so far (user + system, from /proc/PID/stat), in
+ * milliseconds; -1 if it cannot be read. */
+static inline long tu_cpu_ms(pid_t pid)
+{
+	char path[64], *s, *p;
+	unsigned long long utime, stime;
+	long tick = sysconf(_SC_CLK_TCK);
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	s = tu_slurp_proc(path);
+	/* The name in parentheses may hold spaces: fields count from the
+	 * last ')'; utime and stime are fields 14 and 15. */
+	p = strrchr(s, ')');
+	if (!p || tick <= 0 ||
+	    sscanf(p + 1,
+		   " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &utime, &stime) != 2) {
+		free(s);
+		return -1;
+	}
+	free(s);
+	return (long)((utime + stime) * 1000ULL / (unsigned long long)tick);
 }
 
 #endif

@@ -4,8 +4,9 @@
  * one consumes frames at rate x speed from CLOCK_MONOTONIC, underruns when
  * the application falls behind, wakes poll() at period boundaries once
  * avail >= avail_min, and appends every frame it "played" to a raw file
- * and every state change to an events file. See tests/alsa/README.md for
- * the options and the format.
+ * and every state change to an events file. A control file takes fault
+ * commands mid-stream (xrun, suspend, unplug, short writes, a stall). See
+ * tests/alsa/README.md for the options, the commands and the format.
  *
  * Built on alsa-lib's ioplug. Things ioplug does that shape this file:
  *  - any negative return from the pointer callback becomes XRUN (or a drop
@@ -45,6 +46,13 @@
 
 #define BHRT_MAX_CHANNELS 8
 #define NS_PER_S	  1000000000ULL
+#define NS_PER_MS	  1000000ULL
+#define CTL_LINE_MAX	  128
+
+/* Why the consumption clock is stopped; it runs when none is set. */
+#define FREEZE_PAUSE   1u
+#define FREEZE_STALL   2u
+#define FREEZE_SUSPEND 4u
 
 struct bhrt {
 	snd_pcm_ioplug_t io; /* first: io.private_data points back here */
@@ -52,10 +60,15 @@ struct bhrt {
 	char *events_path;
 	char *open_fail_path;
 	char *unplug_path;
+	char *control_path;
 	double speed;
 	int audio_fd;
 	int events_fd;
 	int timer_fd;
+	int control_fd;
+	char ctl_line[CTL_LINE_MAX]; /* a command line read in part */
+	size_t ctl_len;
+	bool ctl_overlong; /* skipping the rest of a too long line */
 
 	/* Set up by hw_params/sw_params. */
 	unsigned char *ring; /* buffer_size frames, interleaved */
@@ -65,12 +78,19 @@ struct bhrt {
 	snd_pcm_uframes_t avail_min;
 
 	/* One stream, reset by prepare. */
-	uint64_t consumed;   /* frames played since prepare */
-	uint64_t t_start_ns; /* consumption clock origin, moved by pause */
-	uint64_t t_pause_ns;
-	bool started; /* the clock was started since prepare */
-	bool running; /* consuming: started, not stopped nor xrun */
+	uint64_t consumed;    /* frames played since prepare */
+	uint64_t t_start_ns;  /* consumption clock origin, moved by freezes */
+	uint64_t t_frozen_ns; /* when the clock stopped, while frozen */
+	unsigned frozen;      /* FREEZE_* bits */
+	bool started;	      /* the clock was started since prepare */
+	bool running;	      /* consuming: started, not stopped nor xrun */
 	bool paused;
+	bool stalled; /* "stall": frozen until stall_until_ns */
+	uint64_t stall_until_ns;
+	bool suspended;		   /* "suspend": state SUSPENDED */
+	uint64_t suspend_until_ns; /* resume refused before this */
+	snd_pcm_state_t suspend_state;
+	unsigned resume_tries;
 	bool in_silence;	    /* the next non-zero sample logs "sound" */
 	snd_pcm_uframes_t zero_run; /* all-zero frames handed in a row */
 	bool drain_wake; /* non-blocking drain ended: wake the poller */
@@ -78,6 +98,17 @@ struct bhrt {
 	bool unplugged; /* sticky until close */
 	bool audio_error_logged;
 	uint64_t played_total; /* frames appended to file since open */
+
+	/* Commands read from the control file, waiting for a running stream
+	 * (xrun, suspend, stall) or for writes (short). */
+	bool want_xrun;
+	bool want_suspend;
+	unsigned want_suspend_ms;
+	bool want_stall;
+	unsigned want_stall_ms;
+	bool want_unplug;
+	unsigned short_left; /* writes still to be cut short */
+	bool short_owed;     /* the rest of a cut write is refused */
 };
 
 static uint64_t now_ns(void)
@@ -172,6 +203,25 @@ static snd_pcm_sframes_t position(const struct bhrt *b)
 	return (snd_pcm_sframes_t)(b->consumed % b->boundary);
 }
 
+/* Pause, a stall and a suspend each stop the consumption clock; they may
+ * overlap, and the clock runs again, from where it stopped, at t_ns when
+ * the last of them ends. */
+static void freeze(struct bhrt *b, unsigned why, uint64_t t_ns)
+{
+	if (!b->frozen)
+		b->t_frozen_ns = t_ns;
+	b->frozen |= why;
+}
+
+static void thaw(struct bhrt *b, unsigned why, uint64_t t_ns)
+{
+	if (!(b->frozen & why))
+		return;
+	b->frozen &= ~why;
+	if (!b->frozen && t_ns > b->t_frozen_ns)
+		b->t_start_ns += t_ns - b->t_frozen_ns;
+}
+
 static void timer_set(struct bhrt *b, uint64_t abs_ns)
 {
 	struct itimerspec its = {
@@ -199,6 +249,13 @@ static void timer_update(struct bhrt *b, snd_pcm_state_t state,
 	uint64_t written = b->consumed + have;
 	uint64_t need, period = b->io.period_size;
 
+	/* A stalled card wakes nobody; the end of the stall is our own
+	 * business, so the timer wakes the poller then to look again. */
+	if (b->stalled && (state == SND_PCM_STATE_RUNNING ||
+			   state == SND_PCM_STATE_DRAINING)) {
+		timer_set(b, b->stall_until_ns);
+		return;
+	}
 	switch (state) {
 	case SND_PCM_STATE_PREPARED:
 		timer_set(b,
@@ -226,6 +283,7 @@ static void timer_update(struct bhrt *b, snd_pcm_state_t state,
 		break;
 	case SND_PCM_STATE_XRUN:
 	case SND_PCM_STATE_DISCONNECTED:
+	case SND_PCM_STATE_SUSPENDED:
 		timer_set(b, TIMER_NOW);
 		break;
 	case SND_PCM_STATE_PAUSED:
@@ -277,7 +335,7 @@ static void begin_run(struct bhrt *b)
  * on underrun. */
 static int advance(struct bhrt *b, bool draining)
 {
-	uint64_t t = b->paused ? b->t_pause_ns : now_ns();
+	uint64_t t = b->frozen ? b->t_frozen_ns : now_ns();
 	uint64_t target = frames_at(b, t);
 	uint64_t due = target > b->consumed ? target - b->consumed : 0;
 	snd_pcm_uframes_t have = buffered(b);
@@ -306,22 +364,177 @@ static void unplug(struct bhrt *b)
 	timer_set(b, TIMER_NOW);
 }
 
+/* A number argument of a command: decimal, nothing after it, in
+ * [min, max]; false if it is not. */
+static bool ctl_number(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* One line of the control file: "NAME [NUMBER]"; blank lines and lines
+ * starting with '#' are ignored. The fault waits until it can happen. */
+static void ctl_command(struct bhrt *b, char *line)
+{
+	char *save = NULL;
+	char *name = strtok_r(line, " \t\r", &save);
+	char *arg = name ? strtok_r(NULL, " \t\r", &save) : NULL;
+	bool ok = false;
+	unsigned v = 0;
+
+	if (!name || name[0] == '#')
+		return;
+	if (strtok_r(NULL, " \t\r", &save)) {
+		ok = false;
+	} else if (!strcmp(name, "xrun")) {
+		ok = !arg;
+		b->want_xrun = b->want_xrun || ok;
+	} else if (!strcmp(name, "suspend")) {
+		ok = !arg || ctl_number(arg, 0, 3600000, &v);
+		if (ok) {
+			b->want_suspend = true;
+			b->want_suspend_ms = v;
+		}
+	} else if (!strcmp(name, "stall")) {
+		ok = ctl_number(arg, 1, 3600000, &v);
+		if (ok) {
+			b->want_stall = true;
+			b->want_stall_ms = v;
+		}
+	} else if (!strcmp(name, "unplug")) {
+		ok = !arg;
+		b->want_unplug = ok || b->want_unplug;
+	} else if (!strcmp(name, "short")) {
+		v = 1;
+		ok = !arg || ctl_number(arg, 1, 1000000, &v);
+		if (ok) {
+			b->short_left = v;
+			bhrt_event(b, "short %" PRIu64 " %u", now_ns(), v);
+		}
+	}
+	if (!ok) {
+		SNDERR("bhrt: %s: bad command '%s%s%s'", b->control_path, name,
+		       arg ? " " : "", arg ? arg : "");
+		bhrt_event(b, "error %" PRIu64 " bad command", now_ns());
+	}
+}
+
+/* Reads the commands appended to the control file since the last look:
+ * one read() when there are none. */
+static void ctl_poll(struct bhrt *b)
+{
+	char buf[256];
+	ssize_t n;
+
+	if (b->control_fd < 0)
+		return;
+	while ((n = read(b->control_fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				if (b->ctl_len + 1 < sizeof(b->ctl_line))
+					b->ctl_line[b->ctl_len++] = buf[i];
+				else
+					b->ctl_overlong = true;
+				continue;
+			}
+			b->ctl_line[b->ctl_len] = '\0';
+			if (b->ctl_overlong) {
+				SNDERR("bhrt: %s: line too long",
+				       b->control_path);
+				bhrt_event(b, "error %" PRIu64 " bad command",
+					   now_ns());
+			} else {
+				ctl_command(b, b->ctl_line);
+			}
+			b->ctl_len = 0;
+			b->ctl_overlong = false;
+		}
+	}
+}
+
+/* A stall ends at stall_until_ns, whenever somebody looks: the clock runs
+ * again from then, not from when it was noticed. */
+static void stall_check(struct bhrt *b, uint64_t now)
+{
+	if (!b->stalled || now < b->stall_until_ns)
+		return;
+	b->stalled = false;
+	thaw(b, FREEZE_STALL, b->stall_until_ns);
+	bhrt_event(b, "stall_end %" PRIu64, b->stall_until_ns);
+}
+
+/* The faults that need a running stream; advance() has just played what
+ * was due. Returns the pointer callback's result. */
+static snd_pcm_sframes_t apply_faults(struct bhrt *b)
+{
+	uint64_t now = now_ns();
+
+	if (b->want_xrun) {
+		b->want_xrun = false;
+		/* As a card stopped on an xrun: what is still buffered is
+		 * never played. */
+		b->running = false;
+		bhrt_event(b, "xrun %" PRIu64 " forced %lu", now,
+			   (unsigned long)buffered(b));
+		timer_set(b, TIMER_NOW);
+		return -EPIPE;
+	}
+	if (b->want_suspend) {
+		b->want_suspend = false;
+		b->suspended = true;
+		b->suspend_until_ns = now + b->want_suspend_ms * NS_PER_MS;
+		b->suspend_state = b->io.state;
+		b->resume_tries = 0;
+		freeze(b, FREEZE_SUSPEND, now);
+		snd_pcm_ioplug_set_state(&b->io, SND_PCM_STATE_SUSPENDED);
+		bhrt_event(b, "suspend %" PRIu64 " %u", now,
+			   b->want_suspend_ms);
+		timer_set(b, TIMER_NOW);
+		return position(b);
+	}
+	if (b->want_stall && !b->stalled) {
+		b->want_stall = false;
+		b->stalled = true;
+		b->stall_until_ns = now + b->want_stall_ms * NS_PER_MS;
+		freeze(b, FREEZE_STALL, now);
+		bhrt_event(b, "stall %" PRIu64 " %u", now, b->want_stall_ms);
+		timer_update(b, b->io.state, buffered(b));
+	}
+	return position(b);
+}
+
 static snd_pcm_sframes_t bhrt_pointer(snd_pcm_ioplug_t *io)
 {
 	struct bhrt *b = io->private_data;
 
 	if (!b->ring)
 		return 0;
-	if (!b->unplugged && path_exists(b->unplug_path))
+	ctl_poll(b);
+	if (!b->unplugged && (b->want_unplug || path_exists(b->unplug_path)))
 		unplug(b);
 	if (b->unplugged)
 		return position(b);
 	if (io->state == SND_PCM_STATE_XRUN)
 		return -EPIPE;
+	/* Nothing moves, and an empty buffer is no underrun, until resumed. */
+	if (io->state == SND_PCM_STATE_SUSPENDED)
+		return position(b);
+	stall_check(b, now_ns());
 	if (b->running && advance(b, io->state == SND_PCM_STATE_DRAINING) < 0) {
 		timer_set(b, TIMER_NOW);
 		return -EPIPE;
 	}
+	if (io->state == SND_PCM_STATE_RUNNING && b->running && !b->paused)
+		return apply_faults(b);
 	return position(b);
 }
 
@@ -345,6 +558,7 @@ static int bhrt_stop(snd_pcm_ioplug_t *io)
 	struct bhrt *b = io->private_data;
 	bool drained = io->state == SND_PCM_STATE_DRAINING;
 
+	stall_check(b, now_ns());
 	if (b->running) {
 		snd_pcm_uframes_t have = buffered(b);
 		uint64_t before = b->consumed;
@@ -357,6 +571,9 @@ static int bhrt_stop(snd_pcm_ioplug_t *io)
 		b->running = false;
 	}
 	b->paused = false;
+	b->stalled = false;
+	b->suspended = false;
+	b->frozen = 0;
 	/* A non-blocking drainer waits in poll() for the end; one that
 	 * dropped instead does not want a wake-up. */
 	if (drained && io->nonblock)
@@ -371,13 +588,35 @@ static int bhrt_pause(snd_pcm_ioplug_t *io, int enable)
 
 	if (enable && !b->paused) {
 		b->paused = true;
-		b->t_pause_ns = now_ns();
+		freeze(b, FREEZE_PAUSE, now_ns());
 		timer_set(b, TIMER_OFF);
 	} else if (!enable && b->paused) {
-		b->t_start_ns += now_ns() - b->t_pause_ns;
+		thaw(b, FREEZE_PAUSE, now_ns());
 		b->paused = false;
 		timer_update(b, SND_PCM_STATE_RUNNING, buffered(b));
 	}
+	return 0;
+}
+
+/* snd_pcm_resume(): refused (the state stays SUSPENDED) until the
+ * suspend's time is over, then the stream runs on with its buffer. ioplug
+ * drops what this returns, so snd_pcm_resume() says 0 either way: the
+ * caller must look at snd_pcm_state(). */
+static int bhrt_resume(snd_pcm_ioplug_t *io)
+{
+	struct bhrt *b = io->private_data;
+	uint64_t now = now_ns();
+
+	if (!b->suspended || io->state != SND_PCM_STATE_SUSPENDED)
+		return 0;
+	b->resume_tries++;
+	if (now < b->suspend_until_ns)
+		return -EAGAIN;
+	b->suspended = false;
+	thaw(b, FREEZE_SUSPEND, now);
+	snd_pcm_ioplug_set_state(io, b->suspend_state);
+	bhrt_event(b, "resume %" PRIu64 " %u", now, b->resume_tries);
+	timer_update(b, b->suspend_state, buffered(b));
 	return 0;
 }
 
@@ -394,6 +633,9 @@ static int bhrt_prepare(snd_pcm_ioplug_t *io)
 	b->started = false;
 	b->running = false;
 	b->paused = false;
+	b->stalled = false;
+	b->suspended = false;
+	b->frozen = 0;
 	b->drain_wake = false;
 	b->in_silence = true;
 	b->zero_run = 0;
@@ -455,6 +697,19 @@ static snd_pcm_sframes_t bhrt_transfer(snd_pcm_ioplug_t *io,
 		return -ENODEV;
 	if (!b->ring)
 		return -EBADFD;
+	/* "short": take half of a write, then refuse the rest, so that
+	 * snd_pcm_writei() returns a short count (alsa-lib would otherwise
+	 * loop over a short transfer itself). */
+	if (b->short_owed) {
+		b->short_owed = false;
+		return -EAGAIN;
+	}
+	if (b->short_left > 0 && size > 1) {
+		size /= 2;
+		b->short_owed = true;
+		if (--b->short_left == 0)
+			bhrt_event(b, "short_end %" PRIu64, now_ns());
+	}
 	have = buffered(b);
 	/* offset indexes the caller's areas; our ring follows appl_ptr. */
 	pos = io->appl_ptr % io->buffer_size;
@@ -493,6 +748,9 @@ static int bhrt_drain(snd_pcm_ioplug_t *io)
 		if (io->state != SND_PCM_STATE_DRAINING)
 			break;
 		end = b->t_start_ns + ns_for(b, b->consumed + buffered(b));
+		/* Stalled: nothing moves before the stall ends. */
+		if (b->stalled && end < b->stall_until_ns)
+			end = b->stall_until_ns;
 		timer_set(b, end);
 		if (io->nonblock)
 			return -EAGAIN;
@@ -501,7 +759,7 @@ static int bhrt_drain(snd_pcm_ioplug_t *io)
 		next = b->t_start_ns +
 		       ns_for(b, (b->consumed / io->period_size + 1) *
 				     io->period_size);
-		if (next < end)
+		if (next < end && !b->stalled)
 			end = next;
 		ts.tv_sec = (time_t)(end / NS_PER_S);
 		ts.tv_nsec = (long)(end % NS_PER_S);
@@ -534,6 +792,7 @@ static int bhrt_poll_revents(snd_pcm_ioplug_t *io, struct pollfd *pfd,
 	switch (state) {
 	case SND_PCM_STATE_XRUN:
 	case SND_PCM_STATE_DISCONNECTED:
+	case SND_PCM_STATE_SUSPENDED:
 		/* As the kernel does: writable and in error. */
 		*revents = POLLOUT | POLLERR;
 		break;
@@ -615,12 +874,34 @@ static void bhrt_free(struct bhrt *b)
 		close(b->events_fd);
 	if (b->timer_fd >= 0)
 		close(b->timer_fd);
+	if (b->control_fd >= 0)
+		close(b->control_fd);
 	free(b->ring);
 	free(b->file_path);
 	free(b->events_path);
 	free(b->open_fail_path);
 	free(b->unplug_path);
+	free(b->control_path);
 	free(b);
+}
+
+/* The open_fail hook refused an open: one event line, so a test can see
+ * how often the application retried. */
+static void open_failed(const struct bhrt *b)
+{
+	char line[64];
+	int fd, n;
+
+	if (!b->events_path)
+		return;
+	fd = open(b->events_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), "openfail %" PRIu64 "\n", now_ns());
+	if (n > 0)
+		(void)write_all(fd, line, (size_t)n);
+	close(fd);
 }
 
 static int bhrt_close(snd_pcm_ioplug_t *io)
@@ -644,6 +925,7 @@ static const snd_pcm_ioplug_callback_t bhrt_callback = {
     .prepare = bhrt_prepare,
     .drain = bhrt_drain,
     .pause = bhrt_pause,
+    .resume = bhrt_resume,
     .poll_revents = bhrt_poll_revents,
 };
 
@@ -721,6 +1003,8 @@ static int parse_conf(struct bhrt *b, snd_config_t *conf)
 			r = conf_string(n, id, &b->open_fail_path);
 		else if (!strcmp(id, "unplug"))
 			r = conf_string(n, id, &b->unplug_path);
+		else if (!strcmp(id, "control"))
+			r = conf_string(n, id, &b->control_path);
 		else if (!strcmp(id, "speed"))
 			r = conf_speed(n, &b->speed);
 		else {
@@ -786,12 +1070,13 @@ SND_PCM_PLUGIN_DEFINE_FUNC(bhrt)
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->audio_fd = b->events_fd = b->timer_fd = -1;
+	b->audio_fd = b->events_fd = b->timer_fd = b->control_fd = -1;
 	b->speed = 1.0;
 	r = parse_conf(b, conf);
 	if (r < 0)
 		goto fail;
 	if (path_exists(b->open_fail_path)) {
+		open_failed(b);
 		r = -ENODEV;
 		goto fail;
 	}
@@ -819,6 +1104,19 @@ SND_PCM_PLUGIN_DEFINE_FUNC(bhrt)
 		if (b->events_fd < 0) {
 			r = -errno;
 			SNDERR("bhrt: cannot open %s: %s", b->events_path,
+			       strerror(-r));
+			goto fail;
+		}
+	}
+	if (b->control_path) {
+		/* Created if missing, so a test can append to it; what is
+		 * in it already was meant for an earlier stream. */
+		b->control_fd =
+		    open(b->control_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (b->control_fd < 0 ||
+		    lseek(b->control_fd, 0, SEEK_END) < 0) {
+			r = -errno;
+			SNDERR("bhrt: cannot open %s: %s", b->control_path,
 			       strerror(-r));
 			goto fail;
 		}
