@@ -107,6 +107,19 @@ static int copy_atomic(const char *from, const char *to, bool shared)
 	return r;
 }
 
+/* Makes a rename in dir durable. */
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* Moves the human recording(s) of message out of the way, into
  * .backup/ beside them, where the library never looks. */
 static int back_up(const char *dir, const char *message, bool shared,
@@ -114,6 +127,7 @@ static int back_up(const char *dir, const char *message, bool shared,
 {
 	char bdir[4096], stamp[32];
 	struct dirent *e;
+	struct stat st;
 	time_t now = time(NULL);
 	struct tm tm;
 	DIR *d;
@@ -145,12 +159,25 @@ static int back_up(const char *dir, const char *message, bool shared,
 			r = -ENAMETOOLONG;
 			break;
 		}
+		/* Never over an earlier backup: a second replacement within
+		 * the same second would lose the first one. */
+		for (int k = 2; r == 0 && lstat(to, &st) == 0; k++)
+			if (k > 999 ||
+			    snprintf(to, sizeof(to), "%s/%s.%s-%d", bdir,
+				     e->d_name, stamp, k) >= (int)sizeof(to))
+				r = -EEXIST;
+		if (r < 0)
+			break;
 		if (rename(from, to) < 0)
 			r = -errno;
 		else
 			snprintf(backup, len, "%s", to);
 	}
 	closedir(d);
+	/* Its new name on disk before the old one goes from dir (which the
+	 * caller syncs after putting the new recording there). */
+	if (r == 0 && backup[0])
+		r = sync_dir(bdir);
 	return r;
 }
 
@@ -159,7 +186,7 @@ int import_file(const struct import_request *req,
 		struct clip **clip, char *err, size_t err_len)
 {
 	char dir[4096], ext[16], tmp[] = "/tmp/bullhorn-import-XXXXXX";
-	char conv[64] = "", perr[256], *existing;
+	char conv[64] = "", perr[256], *existing, staged[4200];
 	struct clip_stats st;
 	const char *src = req->source;
 	bool shared = shared_library(req->library);
@@ -251,36 +278,57 @@ int import_file(const struct import_request *req,
 	}
 	existing =
 	    library_recording_path(req->library, req->language, req->message);
-	if (existing && !strstr(existing, LIBRARY_PLACEHOLDER ".")) {
-		if (!req->replace) {
-			r = fail(
-			    err, err_len, -EEXIST,
-			    "%s already has a recording; add --replace to "
-			    "replace it (the old one is kept in %s/.backup)",
-			    existing, dir);
-			free(existing);
-			goto out;
-		}
+	if (existing && strstr(existing, LIBRARY_PLACEHOLDER ".")) {
+		free(existing);
+		existing = NULL;
+	}
+	if (existing && !req->replace) {
+		r = fail(err, err_len, -EEXIST,
+			 "%s already has a recording; add --replace to "
+			 "replace it (the old one is kept in %s/.backup)",
+			 existing, dir);
+		goto out_existing;
+	}
+	if (snprintf(res->dest, sizeof(res->dest), "%s/%s.%s", dir,
+		     req->message, ext) >= (int)sizeof(res->dest) ||
+	    snprintf(staged, sizeof(staged), "%s/.%s.%s.import", dir,
+		     req->message, ext) >= (int)sizeof(staged)) {
+		r = fail(err, err_len, -ENAMETOOLONG, "library path too long");
+		goto out_existing;
+	}
+	/* The new recording is written whole first, as a dotfile the
+	 * library never reads, and the old one moved aside only then: a full
+	 * disk leaves the old one in place, and a killed import leaves it in
+	 * place or in .backup/. A staged file left by a kill is overwritten
+	 * by the next import of the message. */
+	r = copy_atomic(src, staged, shared);
+	if (r < 0) {
+		fail(err, err_len, r,
+		     "cannot write %s (%s); nothing was changed", res->dest,
+		     strerror(-r));
+		goto out_existing;
+	}
+	if (existing) {
 		r = back_up(dir, req->message, shared, res->backup,
 			    sizeof(res->backup));
 		if (r < 0) {
+			unlink(staged);
 			fail(err, err_len, r, "cannot keep a backup of %s (%s)",
 			     existing, strerror(-r));
-			free(existing);
-			goto out;
+			goto out_existing;
 		}
 	}
-	free(existing);
-	if (snprintf(res->dest, sizeof(res->dest), "%s/%s.%s", dir,
-		     req->message, ext) >= (int)sizeof(res->dest)) {
-		r = fail(err, err_len, -ENAMETOOLONG, "library path too long");
-		goto out;
+	if (rename(staged, res->dest) < 0 || (r = sync_dir(dir)) < 0) {
+		r = r < 0 ? r : -errno;
+		unlink(staged);
+		fail(err, err_len, r, "cannot write %s (%s)%s%s", res->dest,
+		     strerror(-r), res->backup[0] ? "; the old one is " : "",
+		     res->backup);
+		goto out_existing;
 	}
-	r = copy_atomic(src, res->dest, shared);
-	if (r < 0)
-		fail(err, err_len, r, "cannot write %s (%s)", res->dest,
-		     strerror(-r));
 	(*clip)->source = strdup(res->dest);
+out_existing:
+	free(existing);
 out:
 	if (res->converted || conv[0]) {
 		unlink(conv);
