@@ -36,16 +36,19 @@ _Static_assert(sizeof(struct cache_header) <= CACHE_HEADER_SIZE,
 int cache_key(const char *source_path, const struct process_settings *s,
 	      uint64_t *key)
 {
-	char settings[160];
+	char settings[256];
 	unsigned char buf[65536];
 	uint64_t h = HASH64_INIT;
 	int fd, len, r = 0;
 
-	len = snprintf(settings, sizeof(settings),
-		       "bullhorn-cache v%d rate=%u target=%.4f ceiling=%.4f "
-		       "fade=%.4f",
-		       PROCESS_VERSION, s->rate, s->target_lufs,
-		       s->ceiling_dbtp, s->fade_ms);
+	/* Every field of process_settings: a setting left out here would
+	 * keep playing clips made with its old value after a change. */
+	len =
+	    snprintf(settings, sizeof(settings),
+		     "bullhorn-cache v%d rate=%u target=%.4f ceiling=%.4f "
+		     "fade=%.4f highpass=%.4f trim=%.4f trim_pad=%.4f",
+		     PROCESS_VERSION, s->rate, s->target_lufs, s->ceiling_dbtp,
+		     s->fade_ms, s->highpass_hz, s->trim_db, s->trim_pad_ms);
 	h = hash64(h, settings, (size_t)len);
 	fd = open(source_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -219,7 +219,7 @@ static void test_key(void **state)
 	struct fixture *f = *state;
 	char src[256], other[256];
 	unsigned char data[100000];
-	uint64_t k0, k, seen[16];
+	uint64_t k0, k, seen[24];
 	size_t n_seen = 0;
 	struct process_settings s;
 
@@ -277,6 +277,17 @@ static void test_key(void **state)
 	assert_int_equal(cache_key(src, &s, &seen[n_seen++]), 0);
 	s = defaults;
 	s.fade_ms = 0.0;
+	assert_int_equal(cache_key(src, &s, &seen[n_seen++]), 0);
+	/* The [loudness] chain's own settings too (once missing: a changed
+	 * high-pass or trim kept playing the old clips). */
+	s = defaults;
+	s.highpass_hz = 400;
+	assert_int_equal(cache_key(src, &s, &seen[n_seen++]), 0);
+	s = defaults;
+	s.trim_db = -30;
+	assert_int_equal(cache_key(src, &s, &seen[n_seen++]), 0);
+	s = defaults;
+	s.trim_pad_ms = 300;
 	assert_int_equal(cache_key(src, &s, &seen[n_seen++]), 0);
 	for (size_t i = 0; i < n_seen; i++)
 		for (size_t j = i + 1; j < n_seen; j++)
