@@ -185,7 +185,9 @@ static int open_node(const char *path, int *fdp, struct libevdev **dev,
 		if (errno_absent(-r)) {
 			snprintf(err, err_len, "%s is not there", path);
 			r = -ENOENT;
-		} else if (r == -ENOTTY || r == -EINVAL) {
+		} else if (r == -ENOTTY || r == -EINVAL || r == -ENOSYS) {
+			/* ENOSYS: a driver, or qemu-user (make cross-test),
+			 * that does not know the evdev ioctls at all. */
 			snprintf(err, err_len,
 				 "%s is not an input (evdev) device: give a "
 				 "/dev/input/event* device or a link to one",

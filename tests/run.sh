@@ -3,6 +3,8 @@
 # A binary that dies without cmocka's summary counts as one failure.
 # "skip:BINARY:REASON" and "fail:BINARY:REASON" count a binary that could
 # not be built as one skipped or failed test, with the reason.
+# BULLHORN_TEST_EXEC names a command each binary runs under (make
+# cross-test: qemu-aarch64-static or qemu-arm-static).
 set -u
 passed=0 failed=0 skipped=0
 for t in "$@"; do
@@ -20,7 +22,7 @@ for t in "$@"; do
 	esac
 	echo "== $t"
 	out=$(mktemp)
-	"$t" >"$out" 2>&1
+	${BULLHORN_TEST_EXEC-} "$t" >"$out" 2>&1
 	rc=$?
 	cat "$out"
 	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)

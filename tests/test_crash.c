@@ -1083,7 +1083,9 @@ static void fill(const char *dir, unsigned leave_kb)
 		kb += 4;
 	fclose(f);
 	assert_int_equal(
-	    truncate(path, (kb > leave_kb ? kb - leave_kb : 0) * 1024), 0);
+	    truncate(path,
+		     (kb > (long)leave_kb ? kb - (long)leave_kb : 0) * 1024),
+	    0);
 }
 
 static size_t count_lines(const char *log, const char *a, const char *b)
