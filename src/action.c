@@ -24,6 +24,20 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* How many bytes of s a reason quotes: at most max, cut where a character
+ * starts, so that a UTF-8 action gets a UTF-8 reason (replies on the
+ * control socket are text). */
+static int quote_len(const char *s, int max)
+{
+	int n = (int)strnlen(s, (size_t)max), back = 0;
+
+	/* s[n] is the first byte left out: while it continues a character
+	 * (three at most), the cut moves back. */
+	while (back++ < 3 && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}
+
 bool action_valid_message(const char *s)
 {
 	size_t n = strlen(s);
@@ -94,7 +108,8 @@ static int parse_play(char **w, int n, struct action *a, char *err,
 		    err, err_len,
 		    "'%.*s' is not a message name (lower-case letters, digits, "
 		    "'-' and '_', up to %d characters)",
-		    ACTION_NAME_MAX, w[1], ACTION_NAME_MAX - 1);
+		    quote_len(w[1], ACTION_NAME_MAX), w[1],
+		    ACTION_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	a->type = strcmp(w[0], "loop") == 0 ? ACTION_LOOP : ACTION_PLAY;
@@ -111,7 +126,7 @@ static int parse_play(char **w, int n, struct action *a, char *err,
 			    err, err_len,
 			    "'%.*s' is not a language tag (like 'en', 'es', "
 			    "'zh-cmn') or 'all'",
-			    ACTION_NAME_MAX, w[2]);
+			    quote_len(w[2], ACTION_NAME_MAX), w[2]);
 			return -EINVAL;
 		}
 	}
@@ -134,19 +149,19 @@ static int parse_volume(char **w, int n, struct action *a, char *err,
 		    parse_long(num + 1, 0, 100, &v) < 0) {
 			set_err(
 			    err, err_len,
-			    "'%.16s' is not a volume step: use +N or -N with N "
+			    "'%.*s' is not a volume step: use +N or -N with N "
 			    "from 0 to 100",
-			    num);
+			    quote_len(num, 16), num);
 			return -EINVAL;
 		}
 		a->volume_mode = num[0] == '+' ? VOLUME_UP : VOLUME_DOWN;
 	} else {
 		if (parse_long(num, 0, 100, &v) < 0) {
 			set_err(err, err_len,
-				"'%.16s' is not a volume: use a number from 0 "
+				"'%.*s' is not a volume: use a number from 0 "
 				"to 100, "
 				"or +N / -N",
-				num);
+				quote_len(num, 16), num);
 			return -EINVAL;
 		}
 		a->volume_mode = VOLUME_SET;
@@ -209,9 +224,9 @@ int action_parse(const char *text, struct action *out, char *err,
 		r = parse_volume(w, n, &a, err, err_len);
 	} else {
 		set_err(err, err_len,
-			"unknown action '%.32s'; expected play, loop, stop, "
+			"unknown action '%.*s'; expected play, loop, stop, "
 			"next-language or volume",
-			w[0]);
+			quote_len(w[0], 32), w[0]);
 		return -EINVAL;
 	}
 	if (r < 0)

@@ -297,7 +297,9 @@ static char *read_line(char *str, int num, void *stream)
 		s[--len] = '\0';
 	end = *s == '[' ? find_char(s, "]") : NULL;
 	if (len + 2 > (size_t)num) {
-		errf(st, st->lineno, "line is over %d characters", num - 2);
+		errf(st, st->lineno,
+		     "line is over %d characters; allowed: at most %d", num - 2,
+		     num - 2);
 		end = NULL;
 	} else if (*s == '[' && !end) {
 		errf(st, st->lineno, "%.*s: no closing ']'; allowed: %s", SHOW,

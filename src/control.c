@@ -220,12 +220,16 @@ static bool client_lines(struct control *c, struct client *cl)
 	return true;
 }
 
-/* One read per turn, then the lines it completed (up to the budget). */
+/* One read per turn, then the lines it completed (up to the budget).
+ * Whole lines left over from an earlier turn go first: the read could
+ * find the end of the stream (a client that sent its requests and shut
+ * its side down) and drop them unanswered. */
 static bool client_read(struct control *c, struct client *cl)
 {
 	ssize_t n;
 
-	if (cl->in_len == sizeof(cl->in))
+	if (cl->in_len == sizeof(cl->in) ||
+	    (cl->out_len == 0 && memchr(cl->in, '\n', cl->in_len)))
 		return client_lines(c, cl);
 	do
 		n = recv(cl->fd, cl->in + cl->in_len,
@@ -362,7 +366,7 @@ int control_request(const char *path, const char *line, char *reply,
 {
 	size_t len = strlen(line), got = 0;
 	struct pollfd pfd;
-	int fd, r;
+	int fd, r, sent;
 
 	fd = control_connect(path);
 	if (fd < 0)
@@ -370,8 +374,11 @@ int control_request(const char *path, const char *line, char *reply,
 	r = send_all(fd, line, len);
 	if (r == 0)
 		r = send_all(fd, "\n", 1);
-	if (r < 0)
+	/* A daemon with no free slot answers and closes without reading:
+	 * the send can fail while that answer waits to be read. */
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
 		goto out;
+	sent = r;
 	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
 	while (got + 1 < reply_len) {
 		ssize_t n;
@@ -387,7 +394,7 @@ int control_request(const char *path, const char *line, char *reply,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			r = n == 0 ? -ECONNRESET : -errno;
+			r = sent < 0 ? sent : n == 0 ? -ECONNRESET : -errno;
 			goto out;
 		}
 		got += (size_t)n;

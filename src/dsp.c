@@ -786,10 +786,11 @@ int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 	struct kmeter k = {0};
 	struct level_plan pl;
 	double lufs, gain, top_db, max_gain, prev_gain = NAN, prev_lufs = NAN;
+	double best_gain, best_miss = HUGE_VAL, miss = HUGE_VAL;
 	double min_gain = 1.0;
 	float top = 0.0f;
 	bool too_short;
-	int r;
+	int pass, r;
 
 	assert(x && n && spec && res);
 	block = (size_t)max_d(1.0, round(LEVEL_LOOKAHEAD_S * spec->rate));
@@ -819,6 +820,17 @@ int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 		       sus);
 	for (size_t b = 0; b < nb; b++)
 		top = max_f(top, sus[b]);
+	/* Under LEVEL_BURST_BLOCKS + 1 blocks (15 ms at 48 kHz) no block has
+	 * context, so all of it reads as a transient and nothing caps the
+	 * gain: an infinite one left the limiter no room at all. The plain
+	 * peak caps it instead. */
+	if (top <= 0.0f)
+		for (size_t b = 0; b < nb; b++)
+			top = max_f(top, bp[b]);
+	if (top <= 0.0f) {
+		r = -ENODATA;
+		goto out;
+	}
 	free(ctx);
 	ctx = NULL;
 	free(bp);
@@ -834,12 +846,17 @@ int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 
 	max_gain = spec->ceiling_dbtp - top_db + spec->max_cut_db;
 	gain = fmin(spec->target_lufs - lufs, max_gain);
-	for (int pass = 0; pass < LEVEL_PASSES; pass++) {
-		double l, miss, slope = 1.0;
+	best_gain = gain;
+	for (pass = 0; pass < LEVEL_PASSES; pass++) {
+		double l, slope = 1.0;
 
 		level_pass(x, n, &pl, gain, spec, lim, &k, false, &min_gain);
 		l = kmeter_lufs(&k, &too_short);
 		miss = spec->target_lufs - l;
+		if (fabs(miss) < best_miss) {
+			best_miss = fabs(miss);
+			best_gain = gain;
+		}
 		if (fabs(miss) <= LEVEL_AIM_LU ||
 		    (miss > 0.0 && gain >= max_gain))
 			break;
@@ -849,6 +866,18 @@ int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 		prev_gain = gain;
 		prev_lufs = l;
 		gain = fmin(gain + miss / slope, max_gain);
+	}
+	/* Out of trials, or stopped on one that measured nothing: the
+	 * limiter can flatten how the loudness follows the gain, and the
+	 * steps then wander (a short clip of clicks ended on an untried
+	 * -47 dB: silence). Keep the trial that came closest, never a gain
+	 * no pass has measured; none measured anything (a few samples, which
+	 * the fades take whole) is as silent as silence. */
+	if (pass == LEVEL_PASSES || isinf(miss))
+		gain = best_gain;
+	if (isinf(best_miss)) {
+		r = -ENODATA;
+		goto out;
 	}
 
 	/* the run kept */

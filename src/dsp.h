@@ -113,7 +113,8 @@ struct dsp_level_result {
  * fast. Loudness, before and after, is read by a BS.1770 meter run inside
  * the limiter's loop (libebur128's K-filter coefficients and gating, so it
  * reads as dsp_meter_read() does, short clips included). Returns 0;
- * -ENODATA when x is silent (under the -70 LUFS gate), and then x is
+ * -ENODATA when x is silent (under the -70 LUFS gate) or no gain makes
+ * it heard (a few samples, which the fades take whole), and then x is
  * untouched; -ENOMEM. */
 int dsp_level(float *x, size_t n, const struct dsp_level_spec *spec,
 	      struct dsp_level_result *res);

@@ -12,7 +12,7 @@
 
 /* Bump whenever the processing's output for the same input and settings
  * changes, so every cache entry made by an older program is rebuilt. */
-#define PROCESS_VERSION 3
+#define PROCESS_VERSION 4
 
 struct process_settings {
 	unsigned rate;	     /* output rate, Hz */

@@ -210,7 +210,7 @@ static void measure(const float *cap, size_t from, size_t to, double *peak_db,
 		peak = fabsf(cap[i]) > peak ? fabsf(cap[i]) : peak;
 		z += i > from && (cap[i - 1] < 0) != (cap[i] < 0);
 	}
-	*peak_db = 20 * log10(peak);
+	*peak_db = peak > 0 ? 20 * log10(peak) : -HUGE_VAL;
 	*crossings = (double)z * TU_RATE / (double)(to - from);
 }
 
