@@ -292,10 +292,9 @@ static int import_and_report(const struct config *cfg, const char *source,
 	if (res.new_language && cfg->recordings) {
 		char dir[4096];
 
-		res.new_language =
-		    path_join(dir, sizeof(dir), cfg->library, o->language) <
-			0 ||
-		    access(dir, F_OK) < 0;
+		res.new_language = path_join(dir, sizeof(dir), cfg->library,
+					     o->language) < 0 ||
+				   access(dir, F_OK) < 0;
 	}
 	if (res.new_language)
 		printf("new language '%s': add it to [playback] languages, and "

@@ -101,8 +101,7 @@ static void library_progress(void *data)
  * only the player (and the watchdog) going until it is done: requests
  * and buttons wait, as they do for a scan at idle, but the sound does not
  * run dry. NULL when the scan could not run (problems says why). */
-static struct library *open_while_playing(struct player *p,
-					  struct service *svc,
+static struct library *open_while_playing(struct player *p, struct service *svc,
 					  struct library_opts *o,
 					  const struct process_settings *s,
 					  struct strv *problems)
@@ -129,8 +128,7 @@ static struct library *open_while_playing(struct player *p,
 }
 
 static struct library *load_library(const struct config *cfg,
-				    struct service *svc,
-				    struct player *playing,
+				    struct service *svc, struct player *playing,
 				    size_t *nproblems)
 {
 	struct process_settings s = config_processing(cfg);

@@ -238,8 +238,7 @@ static void test_reload_with_new_recordings_keeps_playing(void **state)
 	cap = tu_capture(t, &cap_n);
 	ref = tu_render(t, "door", "en", &ref_n);
 	assert_non_null(ref);
-	assert_true(tu_find_clip(cap, cap_n, 0, ref, ref_n, 1.5f / 32767) ==
-		    0);
+	assert_true(tu_find_clip(cap, cap_n, 0, ref, ref_n, 1.5f / 32767) == 0);
 	free(cap);
 	free(ref);
 	assert_int_equal(tu_request(t, "play new5 es", reply, sizeof(reply)),
