@@ -328,7 +328,7 @@ int control_timeout_ms(const struct control *c)
 	return first <= now ? 0 : (int)((first - now) / 1000000 + 1);
 }
 
-static int send_all(int fd, const char *p, size_t len)
+int control_send_all(int fd, const char *p, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
@@ -371,9 +371,9 @@ int control_request(const char *path, const char *line, char *reply,
 	fd = control_connect(path);
 	if (fd < 0)
 		return fd;
-	r = send_all(fd, line, len);
+	r = control_send_all(fd, line, len);
 	if (r == 0)
-		r = send_all(fd, "\n", 1);
+		r = control_send_all(fd, "\n", 1);
 	/* A daemon with no free slot answers and closes without reading:
 	 * the send can fail while that answer waits to be read. */
 	if (r < 0 && r != -EPIPE && r != -ECONNRESET)

@@ -33,6 +33,9 @@ int control_timeout_ms(const struct control *c);
  * or a negative errno. */
 int control_connect(const char *path);
 
+/* Client side: sends all of p on a blocking socket (no SIGPIPE). */
+int control_send_all(int fd, const char *p, size_t len);
+
 /* Client side: sends one line and reads one reply line (timeout_ms). */
 int control_request(const char *path, const char *line, char *reply,
 		    size_t reply_len, int timeout_ms);
