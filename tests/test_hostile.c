@@ -863,10 +863,11 @@ static void test_sighup_storm_while_looping(void **state)
 	long rss0, anon0;
 
 	(void)state;
-	/* Warm: the first reload allocates what every later one reuses. */
-	req_ok(t, "reload", "ok reloaded");
 	req_ok(t, "loop rights en", "ok looping rights en");
 	looping = now_ns();
+	/* Warm: the first reload while playing allocates what every later
+	 * one reuses (the library scan's thread stack among it). */
+	req_ok(t, "reload", "ok reloaded");
 	tu_sleep_ms(300);
 	rss0 = rss_kb(t);
 	anon0 = anon_kb(t);
@@ -1108,7 +1109,13 @@ static void test_button_storm(void **state)
 		int64_t t0;
 		bool esc_down = false;
 
-		assert_true(worst < ANSWER_MS);
+		/* Flat out, the daemon reads the FIFO until it runs dry,
+		 * and the writer keeps it full: other work waits that
+		 * long (tens of ms; about 0.5 s under ASan). A real input
+		 * device's buffer is a few dozen events. */
+		assert_true(
+		    worst <
+		    (rates[i] || !sanitized(r.t) ? ANSWER_MS : 2 * ANSWER_MS));
 		if (rates[i])
 			assert_true(n >= (long long)rates[i] * STORM_MS / 1000 *
 					     9 / 10);
