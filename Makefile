@@ -448,9 +448,11 @@ crash: all $(BUILD)/tests/test_crash
 # cache first) and the test PCM, then runs bench/soak.sh: plays,
 # preemptions, stops, loops, reloads, SIGHUPs, volume, next-language,
 # status and refused requests through the socket, the test PCM at speed
-# 20. Fails on any ASan/UBSan error, a leak at exit, a request answered
-# wrongly or not at all, or RssAnon moving by more than 1 % (first vs last
-# 10 % of the samples after the warm-up). See bench/README.md, "soak".
+# 20, first on the ASan daemon, then (runs of 30,000 actions or more) on
+# the plain build. Fails on any ASan/UBSan error, a leak at exit, a
+# request answered wrongly or not at all, or the plain build's VmRSS
+# moving by more than 1 % (first vs last 10 % of the samples after the
+# warm-up). See bench/README.md, "bench/soak".
 #   make soak SOAK_ACTIONS=5000     the short run CI does
 #   make soak SOAK_MODE=valgrind    build/bullhornd under memcheck instead
 .PHONY: soak

@@ -74,11 +74,11 @@ san_daemon=$root/${SOAK_SAN_BUILD:-build/san}/bullhornd
 case $mode in
 asan) need=$san_daemon ;;
 valgrind)
-	need=
+	need=''
 	command -v valgrind >/dev/null ||
 		die "valgrind not found (apt install valgrind)"
 	;;
-plain) need= ;;
+plain) need='' ;;
 *) die "SOAK_MODE must be asan, valgrind or plain" ;;
 esac
 for f in $need "$build/bullhornd" "$build/bullhorn" \
@@ -159,7 +159,7 @@ stop_daemon
 
 # One run: bullhornd as $1 (asan, valgrind or plain) driven through
 # SOAK_ACTIONS actions, then stopped. Leaves $tmp/$1.{log,out,samples}
-# (and $1.valgrind), the driver's status in $drv_rc, the daemon's in
+# (and valgrind.log), the driver's status in $drv_rc, the daemon's in
 # $daemon_rc and the underruns it met in $xruns.
 soak_run() {
 	kind=$1
@@ -194,7 +194,7 @@ soak_run() {
 	drv_rc=$?
 	cat "$tmp/$kind.err" >&2
 	alive || die "bullhornd ($kind) died during the soak (see its log)"
-	echo "soak: stopping bullhornd ($kind; a leak check runs at exit)"
+	echo "soak: stopping bullhornd ($kind)"
 	stop_daemon
 	xruns=$(($(grep -c '^xrun ' "$tmp/events") - x0))
 	tail -n 1 "$tmp/$kind.out" | grep -q '^soak: ' ||
@@ -225,7 +225,7 @@ END {
 }' "$2"
 }
 
-check= errors=0 leaked=0 c_drv=0 c_rc=0 c_xruns=0
+check='' errors=0 leaked=0 c_drv=0 c_rc=0 c_xruns=0
 if [ "$mode" != plain ]; then
 	check=$mode
 	soak_run "$check"
@@ -275,7 +275,11 @@ if [ -n "$check" ]; then
 	echo "  leaked at exit:           $leaked bytes"
 	echo "  exit status after TERM:   $c_rc"
 	echo "  underruns:                $c_xruns"
-	echo "  RSS less ASan's shadow:   $1 -> $2 kB ($3 %), not judged: the checker's own memory (its shadow: $4 -> $5 kB)"
+	if [ "$check" = asan ]; then
+		echo "  RSS less ASan's shadow:   $1 -> $2 kB ($3 %), not judged: mostly ASan's own (quarantine; its shadow: $4 -> $5 kB)"
+	else
+		echo "  VmRSS:                    $1 -> $2 kB ($3 %), not judged: mostly memcheck's own"
+	fi
 fi
 if [ -n "$p_mem" ]; then
 	# shellcheck disable=SC2086
