@@ -281,6 +281,10 @@ static int import_and_report(const struct config *cfg, const char *source,
 		fprintf(stderr, "bullhorn: %s\n", err);
 		return 1;
 	}
+	if (res.finished[0])
+		printf("finished an import that was cut off earlier (a power "
+		       "cut or a kill): %s is in place now\n\n",
+		       res.finished);
 	check_print_row(stdout, NULL, cfg);
 	check_print_row(stdout, c, cfg);
 	printf("\nimported as %s%s\n", res.dest,

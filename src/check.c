@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "importer.h"
 #include "library.h"
 #include "util.h"
 
@@ -183,6 +184,26 @@ static void missing(const struct library *lib, const struct config *cfg,
 	strv_clear(&seen);
 }
 
+/* What imports cut off by a power cut or a kill left in the library
+ * volunteers import into: never played, finished by the next import. */
+static void cut_off_imports(const struct config *cfg, struct strv *warnings)
+{
+	const char *root = cfg->recordings ? cfg->recordings : cfg->library;
+	struct strv l = {0};
+
+	import_leftovers(root, &l);
+	for (size_t i = 0; i < l.n; i++)
+		strv_pushf(warnings,
+			   "%s/%s: left by an import that was cut off (a "
+			   "power cut or a kill); the next `bullhorn import` "
+			   "%s",
+			   root, l.v[i],
+			   strstr(l.v[i], ".tmp.")
+			       ? "removes it"
+			       : "puts this recording in place (it is whole)");
+	strv_clear(&l);
+}
+
 static void print_list(FILE *f, bool json, const char *key, const char *title,
 		       const struct strv *l)
 {
@@ -238,6 +259,7 @@ int check_run(const char *config_path, bool json, bool strict, FILE *out)
 			check_print_row(out, NULL, cfg);
 		library_foreach(lib, row, &x);
 		missing(lib, cfg, &warnings);
+		cut_off_imports(cfg, &warnings);
 		for (size_t i = 0; i < cfg->languages.n; i++)
 			if (!strv_contains(library_languages(lib),
 					   cfg->languages.v[i]))

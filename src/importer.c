@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -181,19 +182,166 @@ static int back_up(const char *dir, const char *message, bool shared,
 	return r;
 }
 
+/* Puts a recording staged whole at staged in place as dest, in dir: the
+ * human recording(s) of message go to .backup/ first. *step names what
+ * failed. */
+static int commit_staged(const char *dir, const char *message, bool shared,
+			 const char *staged, const char *dest, char *backup,
+			 size_t blen, const char **step)
+{
+	int r;
+
+	*step = "keep a backup of";
+	r = back_up(dir, message, shared, backup, blen);
+	if (r < 0)
+		return r;
+	*step = "write";
+	if (rename(staged, dest) < 0)
+		return -errno;
+	return sync_dir(dir);
+}
+
+/* What an import cut off by a kill or a power cut leaves in a language
+ * folder: a recording staged whole (".MSG.EXT.import") or part of one
+ * (".MSG.EXT.import.tmp.PID"). The library never reads either. */
+enum leftover { NOT_LEFTOVER, STAGED, PARTIAL };
+
+static enum leftover leftover_kind(const char *name, char *message, size_t mlen,
+				   char *ext, size_t elen)
+{
+	const char *dot, *imp;
+	size_t ml;
+
+	if (name[0] != '.' || !(dot = strchr(name + 1, '.')) ||
+	    !(imp = strstr(dot, ".import")) || imp == dot)
+		return NOT_LEFTOVER;
+	ml = (size_t)(dot - name - 1);
+	if (ml >= mlen || (size_t)(imp - dot - 1) >= elen)
+		return NOT_LEFTOVER;
+	memcpy(message, name + 1, ml);
+	message[ml] = '\0';
+	memcpy(ext, dot + 1, (size_t)(imp - dot - 1));
+	ext[imp - dot - 1] = '\0';
+	if ((!action_valid_message(message) &&
+	     strcmp(message, LIBRARY_LANGUAGE_NAME) != 0) ||
+	    strchr(ext, '.'))
+		return NOT_LEFTOVER;
+	if (strcmp(imp, ".import") == 0)
+		return STAGED;
+	return strncmp(imp, ".import.tmp.", 12) == 0 ? PARTIAL : NOT_LEFTOVER;
+}
+
+int import_leftovers(const char *root, struct strv *out)
+{
+	DIR *d = opendir(root), *ld;
+	struct dirent *e, *f;
+	char dir[4096], m[64], x[16];
+	int r = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d)) && r == 0) {
+		if (e->d_name[0] == '.' ||
+		    path_join(dir, sizeof(dir), root, e->d_name) < 0 ||
+		    !(ld = opendir(dir)))
+			continue;
+		while ((f = readdir(ld)) && r == 0)
+			if (leftover_kind(f->d_name, m, sizeof(m), x,
+					  sizeof(x)) != NOT_LEFTOVER)
+				r = strv_pushf(out, "%s/%s", e->d_name,
+					       f->d_name);
+		closedir(ld);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Finishes what cut-off imports left under root (the caller holds the
+ * library's lock, so no other import is writing): a staged recording is
+ * whole and was checked, so it is put in place as its import would have
+ * done; part of one is removed. The recordings put in place are listed
+ * in done ("LANG/MSG.EXT", comma-separated). */
+static int finish_leftovers(const char *root, bool shared, char *done,
+			    size_t dlen, char *err, size_t err_len)
+{
+	struct strv l = {0};
+	int r = import_leftovers(root, &l);
+
+	for (size_t i = 0; r == 0 && i < l.n; i++) {
+		char path[4200], dest[4200], dir[4096], m[64], x[16];
+		char backup[4096], *name = strchr(l.v[i], '/');
+		const char *step;
+		enum leftover k;
+
+		*name++ = '\0'; /* l.v[i] is the language now */
+		k = leftover_kind(name, m, sizeof(m), x, sizeof(x));
+		if (path_join(dir, sizeof(dir), root, l.v[i]) < 0 ||
+		    path_join(path, sizeof(path), dir, name) < 0 ||
+		    snprintf(dest, sizeof(dest), "%s/%s.%s", dir, m, x) >=
+			(int)sizeof(dest)) {
+			r = fail(err, err_len, -ENAMETOOLONG,
+				 "library path too long");
+			break;
+		}
+		if (k == PARTIAL) {
+			int e = unlink(path) < 0 && errno != ENOENT ? errno : 0;
+
+			if (e)
+				r = fail(err, err_len, -e,
+					 "cannot remove %s, part of an import "
+					 "that was cut off (%s)",
+					 path, strerror(e));
+			continue;
+		}
+		r = commit_staged(dir, m, shared, path, dest, backup,
+				  sizeof(backup), &step);
+		if (r < 0) {
+			fail(err, err_len, r,
+			     "cannot finish the import of %s that was cut off: "
+			     "cannot %s %s (%s)",
+			     dest, step, dest, strerror(-r));
+			break;
+		}
+		snprintf(done + strlen(done), dlen - strlen(done), "%s%s/%s.%s",
+			 done[0] ? ", " : "", l.v[i], m, x);
+	}
+	strv_clear(&l);
+	return r;
+}
+
+/* One import at a time in a library: a second volunteer's import waits
+ * instead of meeting the first one's staged file. Returns the fd that
+ * holds the lock (closing it releases it). */
+static int lock_library(const char *root)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			int r = -errno;
+
+			close(fd);
+			return r;
+		}
+	return fd;
+}
+
 int import_file(const struct import_request *req,
 		const struct process_settings *s, struct import_result *res,
 		struct clip **clip, char *err, size_t err_len)
 {
 	char dir[4096], ext[16], tmp[] = "/tmp/bullhorn-import-XXXXXX";
 	char conv[64] = "", perr[256], *existing, staged[4200];
+	const char *step;
 	struct clip_stats st;
 	const char *src = req->source;
 	bool shared = shared_library(req->library);
 	struct stat sb;
 	float *samples;
 	size_t frames;
-	int r;
+	int r, lock = -1;
 
 	memset(res, 0, sizeof(*res));
 	*clip = NULL;
@@ -276,6 +424,16 @@ int import_file(const struct import_request *req,
 		     strerror(-r));
 		goto out;
 	}
+	lock = lock_library(req->library);
+	if (lock < 0) {
+		r = fail(err, err_len, lock, "cannot lock %s (%s)",
+			 req->library, strerror(-lock));
+		goto out;
+	}
+	r = finish_leftovers(req->library, shared, res->finished,
+			     sizeof(res->finished), err, err_len);
+	if (r < 0)
+		goto out;
 	existing =
 	    library_recording_path(req->library, req->language, req->message);
 	if (existing && strstr(existing, LIBRARY_PLACEHOLDER ".")) {
@@ -299,8 +457,8 @@ int import_file(const struct import_request *req,
 	/* The new recording is written whole first, as a dotfile the
 	 * library never reads, and the old one moved aside only then: a full
 	 * disk leaves the old one in place, and a killed import leaves it in
-	 * place or in .backup/. A staged file left by a kill is overwritten
-	 * by the next import of the message. */
+	 * place or in .backup/, with the new one staged, which the next
+	 * import puts in place (finish_leftovers). */
 	r = copy_atomic(src, staged, shared);
 	if (r < 0) {
 		fail(err, err_len, r,
@@ -308,28 +466,26 @@ int import_file(const struct import_request *req,
 		     strerror(-r));
 		goto out_existing;
 	}
-	if (existing) {
-		r = back_up(dir, req->message, shared, res->backup,
-			    sizeof(res->backup));
-		if (r < 0) {
-			unlink(staged);
+	r = commit_staged(dir, req->message, shared, staged, res->dest,
+			  res->backup, sizeof(res->backup), &step);
+	if (r < 0) {
+		unlink(staged);
+		if (!res->backup[0] && existing && strcmp(step, "write") != 0)
 			fail(err, err_len, r, "cannot keep a backup of %s (%s)",
 			     existing, strerror(-r));
-			goto out_existing;
-		}
-	}
-	if (rename(staged, res->dest) < 0 || (r = sync_dir(dir)) < 0) {
-		r = r < 0 ? r : -errno;
-		unlink(staged);
-		fail(err, err_len, r, "cannot write %s (%s)%s%s", res->dest,
-		     strerror(-r), res->backup[0] ? "; the old one is " : "",
-		     res->backup);
+		else
+			fail(err, err_len, r, "cannot write %s (%s)%s%s",
+			     res->dest, strerror(-r),
+			     res->backup[0] ? "; the old one is " : "",
+			     res->backup);
 		goto out_existing;
 	}
 	(*clip)->source = strdup(res->dest);
 out_existing:
 	free(existing);
 out:
+	if (lock >= 0)
+		close(lock);
 	if (res->converted || conv[0]) {
 		unlink(conv);
 		rmdir(tmp);

@@ -11,6 +11,7 @@
 
 #include "clip.h"
 #include "process.h"
+#include "util.h"
 
 struct import_request {
 	const char *source;   /* the recording to import */
@@ -25,6 +26,9 @@ struct import_result {
 	char backup[4096]; /* where the replaced recording went, or "" */
 	bool converted;	   /* went through ffmpeg */
 	bool new_language; /* the language folder was created */
+	/* Recordings an earlier, cut-off import had staged whole and this
+	 * one put in place ("LANG/MSG.EXT, ..."), or "" */
+	char finished[1024];
 };
 
 /* Returns 0, or a negative errno with a plain-language reason in err:
@@ -35,5 +39,11 @@ struct import_result {
 int import_file(const struct import_request *req,
 		const struct process_settings *s, struct import_result *res,
 		struct clip **clip, char *err, size_t err_len);
+
+/* Lists in out ("LANG/NAME") what imports cut off by a kill or a power
+ * cut left under the library root: recordings staged whole, which the
+ * next import_file puts in place, and parts of them, which it removes.
+ * Returns 0 or a negative errno. */
+int import_leftovers(const char *root, struct strv *out);
 
 #endif

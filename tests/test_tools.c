@@ -2,6 +2,7 @@
  * (table, warnings, --strict, --json), import (formats, ffmpeg, replace
  * with backup, new languages) and record (from a capture device made of
  * ALSA's file plugin reading a prepared "microphone" input). */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -78,6 +79,80 @@ static void test_import_wav_then_refuse_then_replace(void **state)
 	assert_int_equal(tu_cli(t, args, &out), 0);
 	assert_has(out, "the recording it replaces is kept as ");
 	assert_has(out, "/es/.backup/leave.wav.");
+	free(out);
+	tu_free(t);
+}
+
+/* What a power cut or a kill leaves mid-import: a recording staged
+ * whole beside the one it replaces, and part of another. check names
+ * both and the library plays neither; the next import, of anything,
+ * puts the staged one in place (the old one to .backup/) and removes the
+ * part. */
+static void test_import_finishes_cut_off_import(void **state)
+{
+	struct tu *t = tu_new(NULL);
+	char staged[512], part[512], door[512], src[512], args[1024];
+	char *out, *got;
+	uint32_t staged_crc, old_crc, crc;
+	size_t size;
+	DIR *d;
+	struct dirent *e;
+	int backups = 0;
+
+	(void)state;
+	snprintf(staged, sizeof(staged), "%s/en/.door.wav.import", t->lib);
+	snprintf(part, sizeof(part), "%s/en/.leave.wav.import.tmp.4242",
+		 t->lib);
+	snprintf(door, sizeof(door), "%s/en/door.wav", t->lib);
+	make_wav(staged, 1.5, -9, false, -300);
+	tu_write(part, "RIFF, cut off half way");
+	assert_int_equal(tu_file_crc(staged, &staged_crc, &size), 0);
+	assert_int_equal(tu_file_crc(door, &old_crc, &size), 0);
+	assert_int_not_equal(staged_crc, old_crc);
+
+	assert_int_equal(tu_cli(t, "check", &out), 0);
+	assert_has(out, "en/.door.wav.import: left by an import that was "
+			"cut off");
+	assert_has(out, "puts this recording in place (it is whole)");
+	assert_has(out, "en/.leave.wav.import.tmp.4242: left by an import "
+			"that was cut off");
+	assert_has(out, "removes it");
+	free(out);
+	got = library_recording_path(t->lib, "en", "door");
+	assert_string_equal(got, door);
+	free(got);
+
+	snprintf(src, sizeof(src), "%s/phone.wav", t->dir);
+	make_wav(src, 2.0, -12, false, -300);
+	snprintf(args, sizeof(args), "import %s --language es --message leave",
+		 src);
+	assert_int_equal(tu_cli(t, args, &out), 0);
+	assert_has(out, "finished an import that was cut off earlier");
+	assert_has(out, "en/door.wav is in place now");
+	free(out);
+	assert_int_equal(tu_file_crc(door, &crc, &size), 0);
+	assert_int_equal(crc, staged_crc);
+	assert_int_equal(access(staged, F_OK), -1);
+	assert_int_equal(access(part, F_OK), -1);
+	snprintf(args, sizeof(args), "%s/en/.backup", t->lib);
+	d = opendir(args);
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		char b[1400];
+
+		if (strncmp(e->d_name, "door.wav.", 9) != 0)
+			continue;
+		snprintf(b, sizeof(b), "%s/%s", args, e->d_name);
+		assert_int_equal(tu_file_crc(b, &crc, &size), 0);
+		assert_int_equal(crc, old_crc);
+		backups++;
+	}
+	closedir(d);
+	assert_int_equal(backups, 1);
+
+	assert_int_equal(tu_cli(t, "check", &out), 0);
+	if (strstr(out, "cut off"))
+		fail_msg("check still reports a cut-off import:\n%s", out);
 	free(out);
 	tu_free(t);
 }
@@ -440,6 +515,8 @@ int main(void)
 				      tu_teardown),
 	    cmocka_unit_test_teardown(
 		test_import_over_placeholder_and_new_language, tu_teardown),
+	    cmocka_unit_test_teardown(test_import_finishes_cut_off_import,
+				      tu_teardown),
 	    cmocka_unit_test_teardown(test_import_into_writable_library,
 				      tu_teardown),
 	    cmocka_unit_test_teardown(test_devices_lists_stable_names,
