@@ -914,6 +914,11 @@ struct daemon *daemon_new(const struct daemon_options *opt)
 		goto fail;
 	d->beep = make_beep(d->cfg);
 	d->state.volume = d->cfg->volume;
+	r = atomic_write_leftovers_remove(d->cfg->state);
+	if (r > 0)
+		log_info("removed %d temp file%s of %s that a power cut or a "
+			 "kill left mid-save",
+			 r, r == 1 ? "" : "s", d->cfg->state);
 	r = state_load(d->cfg->state, &d->state);
 	if (r < 0 && r != -ENOENT)
 		log_warn("%s: saved state is damaged (%s); using what could be "

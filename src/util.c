@@ -2,9 +2,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +293,43 @@ static int fsync_dir_of(const char *path)
 		r = -errno;
 	close(fd);
 	return r;
+}
+
+int atomic_write_leftovers_remove(const char *path)
+{
+	char *dir = path_dirname(path);
+	const char *base = strrchr(path, '/');
+	size_t bl;
+	struct dirent *e;
+	DIR *d;
+	int removed = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	base = base ? base + 1 : path;
+	bl = strlen(base);
+	d = opendir(dir);
+	free(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		const char *pid = e->d_name + bl + 5;
+		char *end;
+		long v;
+
+		if (strncmp(e->d_name, base, bl) != 0 ||
+		    strncmp(e->d_name + bl, ".tmp.", 5) != 0)
+			continue;
+		errno = 0;
+		v = strtol(pid, &end, 10);
+		if (errno || end == pid || *end || v <= 0 || v > INT_MAX ||
+		    kill((pid_t)v, 0) == 0 || errno != ESRCH)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }
 
 int atomic_write_file(const char *path, const void *data, size_t len,

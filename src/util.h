@@ -49,6 +49,11 @@ int mkdir_p(const char *path, unsigned mode);
  * rename, fsync of the folder. */
 int atomic_write_file(const char *path, const void *data, size_t len,
 		      unsigned mode);
+/* Removes what atomic_write_file left for path when a kill or a power
+ * cut stopped it: PATH.tmp.PID of a process that no longer runs (a live
+ * writer's is left alone). Returns the number removed or a negative
+ * errno. */
+int atomic_write_leftovers_remove(const char *path);
 
 /* Reads a whole file into a heap buffer (NUL-terminated for convenience). */
 int read_file(const char *path, char **data, size_t *len, size_t max_len);

@@ -29,6 +29,7 @@
 #include <sys/mount.h>
 
 #include "cache.h"
+#include "importer.h"
 #include "library.h"
 #include "state.h"
 #include "testutil.h"
@@ -604,6 +605,44 @@ static enum import_outcome judge_import(struct crash *x, const char *rec,
 			   : IMP_NOTHING;
 }
 
+/* What a kill left mid-import, the next import finishes before its own
+ * work: the staged recording of msg (whole) in place, parts removed.
+ * That import, of door without --replace, is then refused (door is
+ * there), so only the finishing changes the library. Returns whether a
+ * staged recording was put in place. */
+static bool finish_cut_off(struct crash *x, const char *rec, const char *out,
+			   const char *msg, const struct source *s)
+{
+	const char *args[] = {"import",	   s->path, "--language", "en",
+			      "--message", "door",  NULL};
+	struct strv l = {0};
+	char staged[64], dest[300];
+	bool was_staged = false;
+	uint32_t crc;
+	size_t size;
+	int status;
+
+	snprintf(staged, sizeof(staged), "en/.%s.wav.import", msg);
+	assert_int_equal(import_leftovers(rec, &l), 0);
+	was_staged = strv_contains(&l, staged);
+	strv_clear(&l);
+	waitpid(tu_spawn_cli(x->t, out, args), &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		crash_fail(x, "the import after the kill was not refused");
+	assert_int_equal(import_leftovers(rec, &l), 0);
+	if (l.n)
+		crash_fail(x, "%s/%s is left after the next import", rec,
+			   l.v[0]);
+	strv_clear(&l);
+	snprintf(dest, sizeof(dest), "%s/en/%s.wav", rec, msg);
+	if (was_staged && (tu_file_crc(dest, &crc, &size) < 0 || crc != s->crc))
+		crash_fail(x,
+			   "the staged recording of %s was not put in "
+			   "place by the next import",
+			   msg);
+	return was_staged;
+}
+
 /* (b) bullhorn import into the writable library, new and --replace,
  * killed at random. */
 static void test_kill_import(void **state)
@@ -618,15 +657,15 @@ static void test_kill_import(void **state)
 	struct source src[N_SOURCES];
 	struct snap before = {0}, after = {0};
 	int64_t op_ns[N_SOURCES], t0;
-	unsigned n = iters_per_op();
+	unsigned n = iters_per_op(), finished_staged = 0;
 
 	(void)state;
 	/* The folder is known once the tu exists; the config is written
 	 * again then. */
 	extra[0] = '\0';
 	x = crash_new("import", &o);
-	x->tmp_fate = "never read; a staged copy is overwritten by the next "
-		      "import of its message, a .tmp. file stays";
+	x->tmp_fate = "never read; the next import puts a staged recording "
+		      "in place and removes parts";
 	snprintf(rec, sizeof(rec), "%s/rec", x->t->dir);
 	snprintf(extra, sizeof(extra), "[paths]\nrecordings = %s\n", rec);
 	tu_write_config(x->t);
@@ -700,6 +739,7 @@ static void test_kill_import(void **state)
 		snap_take(&after, rec);
 		x->outcome[judge_import(x, rec, &before, &after, msg, s,
 					replace, old_crc)]++;
+		finished_staged += finish_cut_off(x, rec, out, msg, s);
 		/* The daemon plays what the library now has for the
 		 * message, as rendered, and the shipped rights. */
 		ref_render(x, &refs[nrefs++], "rights", "en");
@@ -712,6 +752,9 @@ static void test_kill_import(void **state)
 		check_passes(x);
 	}
 	crash_report(x, t0, names);
+	printf("crash: import: %u staged recordings put in place by the next "
+	       "import\n",
+	       finished_staged);
 	free(before.f);
 	free(after.f);
 	crash_free(x);
@@ -806,12 +849,11 @@ static void test_kill_state_save(void **state)
 	    "killed after the volume was saved, before the language",
 	    "killed after the save (new state)", NULL};
 	char statef[256];
-	unsigned tmp, tmp_before = 0;
 	int64_t op_ns[3] = {0}, t0;
 	unsigned n = iters_per_op();
 
 	(void)state;
-	x->tmp_fate = "never read, never removed";
+	x->tmp_fate = "never read; removed by the next start";
 	snprintf(statef, sizeof(statef), "%s/state", x->t->dir);
 	t0 = now_ns();
 	/* Three iterations per variant measure it (killed after it). */
@@ -873,10 +915,7 @@ static void test_kill_state_save(void **state)
 			x->finished++;
 		x->t->pid = 0;
 		waitpid(sender, NULL, 0);
-		/* Never cleaned (nothing reads them), so counted anew. */
-		tmp = count_tmp(x->t->dir);
-		x->tmp_left += tmp - tmp_before;
-		tmp_before = tmp;
+		x->tmp_left += count_tmp(x->t->dir);
 		/* The file is the old state, or the new one, never garbage
 		 * (a leftover temp file is never read). */
 		if (access(statef, F_OK) == 0 && state_load(statef, &now) < 0)
@@ -905,6 +944,9 @@ static void test_kill_state_save(void **state)
 			crash_fail(x, "the daemon did not start again");
 		x->starts++;
 		check_log_clean(x);
+		if (count_tmp(x->t->dir))
+			crash_fail(x, "a temp file the kill left is still "
+				      "there after the next start");
 		assert_int_equal(
 		    tu_request(x->t, "status", reply, sizeof(reply)), 0);
 		vol = strstr(reply, " volume=");

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -580,6 +581,49 @@ static void test_atomic_write_file(void **state)
 	assert_string_equal(names, "state");
 }
 
+/* What a kill or a power cut leaves mid-write is removed: the temp file
+ * of a process that is gone. A live writer's temp file, other files'
+ * temp files and names that only look alike stay. */
+static void test_atomic_write_leftovers_remove(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], p[320], names[512];
+	pid_t dead = fork();
+
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	snprintf(path, sizeof(path), "%s/state", f->dir);
+	write_text(path, "volume=40\n");
+	snprintf(p, sizeof(p), "%s.tmp.%ld", path, (long)dead);
+	write_text(p, "volu");
+	snprintf(p, sizeof(p), "%s.tmp.%ld", path, (long)getpid());
+	write_text(p, "volume=5");
+	snprintf(p, sizeof(p), "%s/other.tmp.%ld", f->dir, (long)dead);
+	write_text(p, "x");
+	snprintf(p, sizeof(p), "%s.tmp.%ldx", path, (long)dead);
+	write_text(p, "x");
+	assert_int_equal(atomic_write_leftovers_remove(path), 1);
+	list_dir(f->dir, names, sizeof(names));
+	snprintf(p, sizeof(p),
+		 "other.tmp.%ld|state|state.tmp.%ld|state.tmp.%ldx", (long)dead,
+		 (long)getpid(), (long)dead);
+	assert_string_equal(names, p);
+	{
+		char *data = NULL;
+		size_t len = 0;
+
+		assert_int_equal(read_file(path, &data, &len, 64), 0);
+		assert_int_equal(len, 10);
+		assert_memory_equal(data, "volume=40\n", 10);
+		free(data);
+	}
+	assert_int_equal(atomic_write_leftovers_remove(path), 0);
+	snprintf(p, sizeof(p), "%s/none/state", f->dir);
+	assert_int_equal(atomic_write_leftovers_remove(p), 0);
+}
+
 static void test_atomic_write_large(void **state)
 {
 	struct fixture *f = *state;
@@ -762,6 +806,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_atomic_write_file, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_atomic_write_leftovers_remove,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_atomic_write_large, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_atomic_write_fails_cleanly,
