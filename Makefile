@@ -349,6 +349,22 @@ vmtest: all
 	CC="$(CC)" VM_WARN="$(WARN)" sh tests/vm/run.sh "$$@"
 # --- end of VMTEST --------------------------------------------------------
 
+# --- POWERCUT: power cuts on ext4 in the VM (tests/vm/, see its README.md)
+# qemu (TCG, as for make vmtest) is SIGKILLed at a random moment while
+# bullhornd and bullhorn write to an ext4 disk image: the guest's page
+# cache is lost as in a dead battery. Each next boot of the same image
+# checks that nothing a command had answered done was lost or torn.
+# POWERCUT_CUTS cuts (about 36 s each); POWERCUT_SEED seeds the delays
+# (default: the time, printed). Shares build/vm-cache with vmtest.
+#   make powercut POWERCUT_CUTS=5     what CI runs
+POWERCUT_CUTS ?= 20
+POWERCUT_SEED ?=
+.PHONY: powercut
+powercut: all
+	POWERCUT_CUTS="$(POWERCUT_CUTS)" POWERCUT_SEED="$(POWERCUT_SEED)" \
+		CC="$(CC)" VM_WARN="$(WARN)" sh tests/vm/powercut.sh $(BUILD)
+# --- end of POWERCUT -------------------------------------------------------
+
 # --- FUZZ: libFuzzer harnesses (tests/fuzz/, see its README.md) ----------
 #   make fuzz                  each harness for FUZZ_SECONDS (60) seconds
 #   make fuzz FUZZ_SECONDS=600 FUZZ_TARGETS=audio

@@ -14,8 +14,9 @@ run) want="$build alsa-utils" ;;
 # the placeholder recordings; clang for make CC=clang, with its libFuzzer
 # (libclang-rt-14-dev, only recommended) for make fuzz. The libgpiod 2.x
 # tests fetch their own sysroot (tests/sysroot.sh: network, no install).
+# e2fsprogs makes and checks the disk of make powercut.
 test) want="$build libcmocka-dev clang libclang-rt-14-dev cppcheck clang-format
-ffmpeg espeak-ng opus-tools sox systemd" ;;
+ffmpeg espeak-ng opus-tools sox systemd e2fsprogs" ;;
 bench) want="$build alsa-utils sox" ;;
 # No -dev packages: the arm64/armhf ones come in a sysroot that make
 # fetches (tests/sysroot.sh: network, no install). Under qemu the tests
