@@ -120,7 +120,7 @@ GPIOD2_TEST_BINS := $(patsubst %,$(GPIOD2_BUILD)/tests/%,\
                     $(filter $(GPIOD2_TESTS),$(TEST_SRCS:tests/%.c=%)))
 
 .PHONY: all test sanitize run install uninstall clean placeholders format-check \
-        format lint bench bench-normalize bench-startup gpiod2 gpiod2-sysroot \
+        format lint bench bench-normalize bench-startup print-libs gpiod2 gpiod2-sysroot \
         gpiod2-tests
 
 all: $(addprefix $(BUILD)/,$(PROGS))
@@ -239,6 +239,10 @@ placeholders:
 
 bench: all $(ALSA_PLUGIN)
 	sh bench/latency.sh
+
+# What the programs link, for bench/common.sh's bench_compile.
+print-libs:
+	@echo $(LIBS)
 
 bench-normalize: all
 	sh bench/normalize.sh

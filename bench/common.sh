@@ -73,10 +73,22 @@ bench_compile() {
 	[ -z "$stale" ] ||
 		echo "bench: warning: $build/obj is not up to date with src/ ($stale ); run make first to measure the current source" >&2
 	mkdir -p "$build/bench" || die "cannot create $build/bench"
-	pkgs=$(pkg-config --cflags --libs sndfile alsa inih libebur128 soxr zlib) ||
-		die "pkg-config cannot find sndfile alsa inih libebur128 soxr zlib"
-	# $objs and $pkgs are word lists: split on purpose.
+	# What the daemon links, from the Makefile (one list of libraries).
+	libs=$(make -s --no-print-directory -C "$root" print-libs) ||
+		die "make print-libs failed"
+	# $objs and $libs are word lists: split on purpose.
 	# shellcheck disable=SC2086
 	${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -I"$root/src" -o "$2" "$1" \
-		$objs $pkgs -lm || die "$1 does not build against $build/obj"
+		$objs $libs || die "$1 does not build against $build/obj"
+}
+
+# bench_compile_client SRC OUT: builds a bench driver that only talks to
+# the daemon: the daemon's own client code (control.o, util.o) connects,
+# nothing else of it is linked.
+bench_compile_client() {
+	mkdir -p "$build/bench" || die "cannot create $build/bench"
+	# shellcheck disable=SC2046 # pkg-config's output is a word list
+	${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -I"$root/src" -o "$2" "$1" \
+		"$build/obj/control.o" "$build/obj/util.o" \
+		$(pkg-config --libs zlib) || die "$1 does not build"
 }

@@ -81,13 +81,8 @@ for f in bullhornd bullhorn tests/libasound_module_pcm_bhrt.so; do
 done
 command -v aplay >/dev/null || die "aplay not found (apt install alsa-utils)"
 
-mkdir -p "$build/bench" || die "cannot create $build/bench"
 lat=$build/bench/latency
-# The daemon's own client code connects; nothing else of it is linked.
-${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -I"$root/src" -o "$lat" \
-	"$root/bench/latency.c" "$build/obj/control.o" "$build/obj/util.o" \
-	$(pkg-config --libs zlib) ||
-	die "bench/latency.c does not build"
+bench_compile_client "$root/bench/latency.c" "$lat"
 
 tmp=$(mktemp -d /tmp/bullhorn-bench.XXXXXX) || die "no temp folder"
 cfg=$tmp/bullhorn.ini

@@ -86,14 +86,8 @@ for f in $need "$build/bullhornd" "$build/bullhorn" \
 	[ -e "$f" ] || die "$f is missing; run make soak"
 done
 
-mkdir -p "$build/bench" || die "cannot create $build/bench"
 drv=$build/bench/soak
-# The daemon's own client code connects; nothing else of it is linked.
-# shellcheck disable=SC2046 # pkg-config's output is a word list
-${CC:-cc} -std=gnu11 -O2 -Wall -Wextra -I"$root/src" -o "$drv" \
-	"$root/bench/soak.c" "$build/obj/control.o" "$build/obj/util.o" \
-	$(pkg-config --libs zlib) ||
-	die "bench/soak.c does not build"
+bench_compile_client "$root/bench/soak.c" "$drv"
 
 tmp=$(mktemp -d /tmp/bullhorn-soak.XXXXXX) || die "no temp folder"
 cfg=$tmp/bullhorn.ini
