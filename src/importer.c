@@ -108,19 +108,6 @@ static int copy_atomic(const char *from, const char *to, bool shared)
 	return r;
 }
 
-/* Makes a rename in dir durable. */
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* Moves the human recording(s) of message out of the way, into
  * .backup/ beside them, where the library never looks. */
 static int back_up(const char *dir, const char *message, bool shared,
@@ -178,27 +165,29 @@ static int back_up(const char *dir, const char *message, bool shared,
 	/* Its new name on disk before the old one goes from dir (which the
 	 * caller syncs after putting the new recording there). */
 	if (r == 0 && backup[0])
-		r = sync_dir(bdir);
+		r = fsync_dir(bdir);
 	return r;
 }
 
 /* Puts a recording staged whole at staged in place as dest, in dir: the
- * human recording(s) of message go to .backup/ first. *step names what
- * failed. */
+ * human recording(s) of message (old names them in a reason) go to
+ * .backup/ first. */
 static int commit_staged(const char *dir, const char *message, bool shared,
-			 const char *staged, const char *dest, char *backup,
-			 size_t blen, const char **step)
+			 const char *staged, const char *dest, const char *old,
+			 char *backup, size_t blen, char *err, size_t err_len)
 {
-	int r;
+	int r = back_up(dir, message, shared, backup, blen);
 
-	*step = "keep a backup of";
-	r = back_up(dir, message, shared, backup, blen);
 	if (r < 0)
-		return r;
-	*step = "write";
-	if (rename(staged, dest) < 0)
-		return -errno;
-	return sync_dir(dir);
+		return fail(err, err_len, r, "cannot keep a backup of %s (%s)",
+			    old, strerror(-r));
+	if (rename(staged, dest) < 0 || (r = fsync_dir(dir)) < 0) {
+		r = r < 0 ? r : -errno;
+		return fail(err, err_len, r, "cannot write %s (%s)%s%s", dest,
+			    strerror(-r), backup[0] ? "; the old one is " : "",
+			    backup);
+	}
+	return 0;
 }
 
 /* What an import cut off by a kill or a power cut leaves in a language
@@ -269,8 +258,7 @@ static int finish_leftovers(const char *root, bool shared, char *done,
 
 	for (size_t i = 0; r == 0 && i < l.n; i++) {
 		char path[4200], dest[4200], dir[4096], m[64], x[16];
-		char backup[4096], *name = strchr(l.v[i], '/');
-		const char *step;
+		char backup[4096], why[512], *name = strchr(l.v[i], '/');
 		enum leftover k;
 
 		*name++ = '\0'; /* l.v[i] is the language now */
@@ -293,13 +281,13 @@ static int finish_leftovers(const char *root, bool shared, char *done,
 					 path, strerror(e));
 			continue;
 		}
-		r = commit_staged(dir, m, shared, path, dest, backup,
-				  sizeof(backup), &step);
+		r = commit_staged(dir, m, shared, path, dest, dest, backup,
+				  sizeof(backup), why, sizeof(why));
 		if (r < 0) {
 			fail(err, err_len, r,
 			     "cannot finish the import of %s that was cut off: "
-			     "cannot %s %s (%s)",
-			     dest, step, dest, strerror(-r));
+			     "%s",
+			     dest, why);
 			break;
 		}
 		snprintf(done + strlen(done), dlen - strlen(done), "%s%s/%s.%s",
@@ -334,7 +322,6 @@ int import_file(const struct import_request *req,
 {
 	char dir[4096], ext[16], tmp[] = "/tmp/bullhorn-import-XXXXXX";
 	char conv[64] = "", perr[256], *existing, staged[4200];
-	const char *step;
 	struct clip_stats st;
 	const char *src = req->source;
 	bool shared = shared_library(req->library);
@@ -467,17 +454,10 @@ int import_file(const struct import_request *req,
 		goto out_existing;
 	}
 	r = commit_staged(dir, req->message, shared, staged, res->dest,
-			  res->backup, sizeof(res->backup), &step);
+			  existing ? existing : res->dest, res->backup,
+			  sizeof(res->backup), err, err_len);
 	if (r < 0) {
 		unlink(staged);
-		if (!res->backup[0] && existing && strcmp(step, "write") != 0)
-			fail(err, err_len, r, "cannot keep a backup of %s (%s)",
-			     existing, strerror(-r));
-		else
-			fail(err, err_len, r, "cannot write %s (%s)%s%s",
-			     res->dest, strerror(-r),
-			     res->backup[0] ? "; the old one is " : "",
-			     res->backup);
 		goto out_existing;
 	}
 	(*clip)->source = strdup(res->dest);

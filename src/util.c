@@ -278,20 +278,27 @@ int mkdir_p(const char *path, unsigned mode)
 	return make_dir(buf, mode);
 }
 
-static int fsync_dir_of(const char *path)
+int fsync_dir(const char *dir)
 {
-	char *dir = path_dirname(path);
-	int fd, r = 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 
-	if (!dir)
-		return -ENOMEM;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
 	if (fd < 0)
 		return -errno;
 	if (fsync(fd) < 0)
 		r = -errno;
 	close(fd);
+	return r;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char *dir = path_dirname(path);
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	r = fsync_dir(dir);
+	free(dir);
 	return r;
 }
 
@@ -313,17 +320,12 @@ int atomic_write_leftovers_remove(const char *path)
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d))) {
-		const char *pid = e->d_name + bl + 5;
-		char *end;
-		long v;
+		long pid;
 
 		if (strncmp(e->d_name, base, bl) != 0 ||
-		    strncmp(e->d_name + bl, ".tmp.", 5) != 0)
-			continue;
-		errno = 0;
-		v = strtol(pid, &end, 10);
-		if (errno || end == pid || *end || v <= 0 || v > INT_MAX ||
-		    kill((pid_t)v, 0) == 0 || errno != ESRCH)
+		    strncmp(e->d_name + bl, ".tmp.", 5) != 0 ||
+		    parse_long(e->d_name + bl + 5, 1, INT_MAX, &pid) < 0 ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
 			removed++;

@@ -49,6 +49,9 @@ int mkdir_p(const char *path, unsigned mode);
  * rename, fsync of the folder. */
 int atomic_write_file(const char *path, const void *data, size_t len,
 		      unsigned mode);
+/* fsync of the folder dir itself: makes a rename in it durable. */
+int fsync_dir(const char *dir);
+
 /* Removes what atomic_write_file left for path when a kill or a power
  * cut stopped it: PATH.tmp.PID of a process that no longer runs (a live
  * writer's is left alone). Returns the number removed or a negative

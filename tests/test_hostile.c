@@ -201,6 +201,38 @@ static int xruns(struct tu *t)
 	return tu_count(t->events, "xrun ");
 }
 
+/* What a storm must leave as it found it: no new underrun, memory
+ * bounded (check_rss) and, where asked, as many descriptors. */
+struct mark {
+	long rss, anon;
+	int xruns, fds;
+};
+
+static struct mark mark_take(struct tu *t)
+{
+	struct mark m = {.rss = rss_kb(t), .anon = anon_kb(t)};
+
+	m.xruns = xruns(t);
+	m.fds = count_fds(t);
+	return m;
+}
+
+static void mark_check(struct tu *t, const struct mark *m, bool fds,
+		       const char *what)
+{
+	assert_int_equal(xruns(t), m->xruns);
+	if (fds)
+		assert_fds(t, m->fds);
+	check_rss(t, m->rss, m->anon, what);
+}
+
+/* A loop of rights in every language, under way. */
+static void loop_all(struct tu *t)
+{
+	req_ok(t, "loop rights all", "ok looping rights en es");
+	tu_sleep_ms(300);
+}
+
 static void set_nonblock(int fd)
 {
 	assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK),
@@ -280,16 +312,12 @@ static void test_many_concurrent_clients(void **state)
 	struct tu_opts o = {.buffer_ms = BUFFER_MS};
 	struct tu *t = started(&o);
 	static struct got g;
-	int fd[N_CONCURRENT], x0, fds0;
-	long rss0, anon0;
+	int fd[N_CONCURRENT];
+	struct mark m;
 
 	(void)state;
-	req_ok(t, "loop rights all", "ok looping rights en es");
-	tu_sleep_ms(300);
-	rss0 = rss_kb(t);
-	anon0 = anon_kb(t);
-	x0 = xruns(t);
-	fds0 = count_fds(t);
+	loop_all(t);
+	m = mark_take(t);
 	for (int wave = 0; wave < N_WAVES; wave++) {
 		int served = 0, refused = 0;
 		int64_t t0 = now_ns();
@@ -328,9 +356,7 @@ static void test_many_concurrent_clients(void **state)
 		assert_true(status_served_ms(t, "ok state=playing") <
 			    ANSWER_MS);
 	}
-	assert_int_equal(xruns(t), x0);
-	assert_fds(t, fds0);
-	check_rss(t, rss0, anon0, "1000 connections");
+	mark_check(t, &m, true, "1000 connections");
 	assert_int_equal(tu_stop(t), 0);
 	tu_free(t);
 }
@@ -400,22 +426,19 @@ static void test_clients_that_never_read_or_finish(void **state)
 {
 	struct tu_opts o = {.buffer_ms = BUFFER_MS};
 	struct tu *t = started(&o);
-	int fd[N_HOSTILE], x0, probes = 0;
+	int fd[N_HOSTILE], probes = 0;
 	size_t sent[N_FLOOD] = {0};
 	int64_t flood_start, flood_end, dropped_at[N_HOSTILE] = {0};
 	double worst = 0;
-	long rss0, anon0;
+	struct mark m;
 	char chunk[7 * 64];
 	bool all_gone = false;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(chunk); i += 7)
 		memcpy(chunk + i, "status\n", 7);
-	req_ok(t, "loop rights all", "ok looping rights en es");
-	tu_sleep_ms(300);
-	rss0 = rss_kb(t);
-	anon0 = anon_kb(t);
-	x0 = xruns(t);
+	loop_all(t);
+	m = mark_take(t);
 	for (int i = 0; i < N_HOSTILE; i++) {
 		fd[i] = raw_connect(t);
 		set_nonblock(fd[i]);
@@ -519,8 +542,7 @@ static void test_clients_that_never_read_or_finish(void **state)
 	for (int i = 0; i < N_HOSTILE; i++)
 		close(fd[i]);
 	assert_true(worst < ANSWER_MS);
-	assert_int_equal(xruns(t), x0);
-	check_rss(t, rss0, anon0, "non-readers");
+	mark_check(t, &m, false, "non-readers");
 	assert_int_equal(tu_stop(t), 0);
 	tu_free(t);
 }
@@ -724,18 +746,15 @@ static void test_random_bytes(void **state)
 	struct tu *t = started(&o);
 	uint64_t seed = 0x62756c6c686f726eULL; /* "bullhorn" */
 	size_t left[RANDOM_CONNS], replies = 0, closes = 0;
-	int fd[RANDOM_CONNS], x0;
+	int fd[RANDOM_CONNS];
 	char tail[RANDOM_CONNS][1024];
 	size_t tail_len[RANDOM_CONNS] = {0};
 	int64_t t0;
-	long rss0, anon0;
+	struct mark m;
 
 	(void)state;
-	req_ok(t, "loop rights all", "ok looping rights en es");
-	tu_sleep_ms(300);
-	rss0 = rss_kb(t);
-	anon0 = anon_kb(t);
-	x0 = xruns(t);
+	loop_all(t);
+	m = mark_take(t);
 	for (int i = 0; i < RANDOM_CONNS; i++) {
 		fd[i] = raw_connect(t);
 		set_nonblock(fd[i]);
@@ -815,8 +834,7 @@ static void test_random_bytes(void **state)
 	assert_true(replies > 1000);
 	assert_true(closes > 0);
 	assert_true(status_ms(t, "ok state=playing") < ANSWER_MS);
-	assert_int_equal(xruns(t), x0);
-	check_rss(t, rss0, anon0, "random bytes");
+	mark_check(t, &m, false, "random bytes");
 	assert_int_equal(tu_stop(t), 0);
 	tu_free(t);
 }
@@ -857,10 +875,10 @@ static void test_sighup_storm_while_looping(void **state)
 	struct tu *t = started(&o);
 	size_t cap_n, ref_n, unit, reps;
 	float *ref, *cap;
-	int x0, fds0, hups, reloads;
+	int hups, reloads;
 	int64_t t0, looping, left;
 	double worst = 0, storm_ms;
-	long rss0, anon0;
+	struct mark m;
 
 	(void)state;
 	req_ok(t, "loop rights en", "ok looping rights en");
@@ -869,10 +887,7 @@ static void test_sighup_storm_while_looping(void **state)
 	 * one reuses (the library scan's thread stack among it). */
 	req_ok(t, "reload", "ok reloaded");
 	tu_sleep_ms(300);
-	rss0 = rss_kb(t);
-	anon0 = anon_kb(t);
-	fds0 = count_fds(t);
-	x0 = xruns(t);
+	m = mark_take(t);
 	t0 = now_ns();
 	for (int i = 0; i < N_SIGHUP; i++) {
 		assert_int_equal(kill(t->pid, SIGHUP), 0);
@@ -902,9 +917,7 @@ static void test_sighup_storm_while_looping(void **state)
 	assert_int_equal(reloads, hups);
 	assert_true(worst < ANSWER_MS);
 	assert_true(status_ms(t, "ok state=playing") < ANSWER_MS);
-	assert_int_equal(xruns(t), x0);
-	assert_fds(t, fds0);
-	check_rss(t, rss0, anon0, "1000 SIGHUPs");
+	mark_check(t, &m, true, "1000 SIGHUPs");
 	/* Three whole rounds (1.0 s clip, 0.5 s gap) before the stop. */
 	left = looping + 4700000000LL - now_ns();
 	if (left > 0)
@@ -950,11 +963,9 @@ struct rig {
 static void rig_start(struct rig *r)
 {
 	struct tu_opts o = {.extra = r->extra, .buffer_ms = BUFFER_MS};
-	char tmp[64];
 
-	assert_int_equal(tu_mkdtemp(tmp, sizeof(tmp), "fifo"), 0);
-	snprintf(r->fifo, sizeof(r->fifo), "%s/storm.events", tmp);
-	assert_int_equal(mkfifo(r->fifo, 0600), 0);
+	assert_int_equal(
+	    tu_fifo_new(r->fifo, sizeof(r->fifo), "storm.events", false), 0);
 	snprintf(r->extra, sizeof(r->extra),
 		 "[remote storm]\ndevice = %s\nKEY_PAGEDOWN = play rights\n"
 		 "hold KEY_PAGEDOWN = play door\nKEY_ESC = stop\n"
@@ -969,13 +980,7 @@ static void rig_start(struct rig *r)
 
 static void rig_free(struct rig *r)
 {
-	char *dir = path_dirname(r->fifo);
-
-	close(r->wfd);
-	unlink(r->fifo);
-	if (dir)
-		rmdir(dir);
-	free(dir);
+	tu_fifo_remove(r->fifo, r->wfd);
 	assert_int_equal(tu_stop(r->t), 0);
 	tu_free(r->t);
 }
@@ -1084,10 +1089,10 @@ static void test_button_storm(void **state)
 	static const long rates[] = {5000, 0};
 	struct rig r = {0};
 	struct input_event ev[2];
-	int presses = 0, x0, plays, max_presses;
+	int presses = 0, plays, max_presses;
 	bool down = false;
 	double worst;
-	long rss0, anon0;
+	struct mark m;
 
 	(void)state;
 	rig_start(&r);
@@ -1099,9 +1104,7 @@ static void test_button_storm(void **state)
 	    write(r.wfd, ev, key_events(ev, 1, KEY_PAGEDOWN, &down)),
 	    (ssize_t)sizeof(ev));
 	assert_int_equal(tu_wait_idle(r.t, 1, 8000), 0);
-	rss0 = rss_kb(r.t);
-	anon0 = anon_kb(r.t);
-	x0 = xruns(r.t);
+	m = mark_take(r.t);
 	for (size_t i = 0; i < ARRAY_SIZE(rates); i++) {
 		int before = tu_count(r.t->log, "KEY_PAGEDOWN: press ->"),
 		    stops = tu_count(r.t->log, "KEY_ESC: press -> stop");
@@ -1151,8 +1154,7 @@ static void test_button_storm(void **state)
 	plays = tu_count(r.t->log, "playing rights (en)");
 	print_message("playbacks started in all: %d\n", plays);
 	assert_true(plays <= 1 + 2 * (STORM_MS / (2 * DEBOUNCE_MS) + 2));
-	assert_int_equal(xruns(r.t), x0);
-	check_rss(r.t, rss0, anon0, "button storms");
+	mark_check(r.t, &m, false, "button storms");
 	rig_free(&r);
 }
 

@@ -31,13 +31,10 @@ struct rig {
 static void rig_start_with(struct rig *r, const char *more, bool absent)
 {
 	struct tu_opts o = {.extra = r->extra};
-	char tmp[64];
 
 	/* The FIFO's folder must exist before the config names it. */
-	assert_int_equal(tu_mkdtemp(tmp, sizeof(tmp), "fifo"), 0);
-	snprintf(r->fifo, sizeof(r->fifo), "%s/pocket.events", tmp);
-	if (!absent)
-		assert_int_equal(mkfifo(r->fifo, 0600), 0);
+	assert_int_equal(
+	    tu_fifo_new(r->fifo, sizeof(r->fifo), "pocket.events", absent), 0);
 	snprintf(r->extra, sizeof(r->extra),
 		 "[remote pocket]\ndevice = %s\nKEY_PAGEDOWN = play rights\n"
 		 "hold KEY_PAGEDOWN = play door\nKEY_ESC = stop\n"
@@ -61,14 +58,7 @@ static void rig_start(struct rig *r, const char *more)
 
 static void rig_free(struct rig *r)
 {
-	char *dir = path_dirname(r->fifo);
-
-	if (r->wfd >= 0)
-		close(r->wfd);
-	unlink(r->fifo);
-	if (dir)
-		rmdir(dir);
-	free(dir);
+	tu_fifo_remove(r->fifo, r->wfd);
 	assert_int_equal(tu_stop(r->t), 0);
 	tu_free(r->t);
 }

@@ -112,6 +112,34 @@ static inline int tu_mkdtemp(char *buf, size_t len, const char *tag)
 	return mkdtemp(buf) ? 0 : -1;
 }
 
+/* A FIFO for a remote (evdev) device the test writes: path gets
+ * FOLDER/name in a new temp folder; the FIFO is made there unless absent
+ * (the remote is not plugged in yet). 0 or a negative errno. */
+static inline int tu_fifo_new(char *path, size_t len, const char *name,
+			      bool absent)
+{
+	char tmp[64];
+	int r = tu_mkdtemp(tmp, sizeof(tmp), "fifo");
+
+	if (r < 0)
+		return r;
+	snprintf(path, len, "%s/%s", tmp, name);
+	return absent || mkfifo(path, 0600) == 0 ? 0 : -errno;
+}
+
+/* Closes wfd (when >= 0) and removes the FIFO and its folder. */
+static inline void tu_fifo_remove(const char *path, int wfd)
+{
+	char *dir = path_dirname(path);
+
+	if (wfd >= 0)
+		close(wfd);
+	unlink(path);
+	if (dir)
+		rmdir(dir);
+	free(dir);
+}
+
 /* Removes a folder and everything in it. */
 static inline void tu_rmtree(const char *dir)
 {
@@ -348,11 +376,11 @@ static inline int tu_request(struct tu *t, const char *line, char *reply,
 }
 
 /* Starts bullhornd (with --keys reading keys_fd as its stdin when
- * keys_fd >= 0); returns 0 once it answers, or its exit status (as a
- * positive number) if it exited first. */
-static inline int tu_start_with(struct tu *t, int keys_fd)
+ * keys_fd >= 0) and returns at once; its output is appended to t->log.
+ * Returns its pid (also in t->pid). */
+static inline pid_t tu_spawn_with(struct tu *t, int keys_fd)
 {
-	char daemon[256], reply[256];
+	char daemon[256];
 
 	snprintf(daemon, sizeof(daemon), "%s/bullhornd", tu_build());
 	t->pid = fork();
@@ -370,6 +398,16 @@ static inline int tu_start_with(struct tu *t, int keys_fd)
 		execl(daemon, daemon, "--config", t->cfg, "--verbose", NULL);
 		_exit(127);
 	}
+	return t->pid;
+}
+
+/* tu_spawn_with, then: 0 once it answers, or its exit status (as a
+ * positive number) if it exited first. */
+static inline int tu_start_with(struct tu *t, int keys_fd)
+{
+	char reply[256];
+
+	tu_spawn_with(t, keys_fd);
 	/* Sanitized builds process a library many times slower. */
 	for (int i = 0; i < 3000; i++) {
 		int status;
@@ -618,20 +656,7 @@ static inline float tu_max_step(const float *s, size_t n)
  * its pid (also in t->pid). */
 static inline pid_t tu_spawn_daemon(struct tu *t)
 {
-	char daemon[256];
-
-	snprintf(daemon, sizeof(daemon), "%s/bullhornd", tu_build());
-	t->pid = fork();
-	if (t->pid == 0) {
-		int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		dup2(fd, 1);
-		dup2(fd, 2);
-		setenv("ALSA_CONFIG_PATH", t->asound, 1);
-		execl(daemon, daemon, "--config", t->cfg, "--verbose", NULL);
-		_exit(127);
-	}
-	return t->pid;
+	return tu_spawn_with(t, -1);
 }
 
 /* Waits for a spawned bullhornd to answer ping (polling every 2 ms):
